@@ -1,0 +1,73 @@
+"""The command line: `python -m tfimagegen ...`, run as a user would."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfimagegen import images
+from tfimagegen.__main__ import main
+
+
+def run_cli(*args, cwd=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, "-m", "tfimagegen", *map(str, args)],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("in") / "photo.png"
+    images.save_image(path, images.sample_image()[:64, :64])
+    return path
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "uniform", "salt-and-pepper", "poisson"])
+def test_noise_command_writes_a_noisy_copy_and_repeats_with_seed(tmp_path, photo, kind):
+    outs = []
+    for name in ("a.png", "b.png"):
+        args = ["noise", photo, tmp_path / name, "--kind", kind, "--amount", "0.2", "--seed", "3"]
+        assert main([str(a) for a in args]) == 0
+        outs.append(images.load_image(tmp_path / name))
+    assert np.array_equal(outs[0], outs[1])
+    assert outs[0].shape == (64, 64, 3)
+    assert not np.array_equal(outs[0], images.load_image(photo))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["noise", "{missing}", "{out}"], "no such image file"),
+    (["noise", "{notimage}", "{out}"], "not an image file"),
+    (["noise", "{photo}", "{out}", "--amount", "-1"], "expected a finite number >= 0"),
+    (["noise", "{photo}", "{out}", "--amount", "abc"], "expected a number"),
+    (["noise", "{photo}", "{out}", "--kind", "salt-and-pepper", "--amount", "2"], "[0, 1]"),
+    (["noise", "{photo}", "{out}", "--kind", "pink"], "invalid choice"),
+    (["noise", "{photo}", "{badout}"], "image suffix"),
+    (["noise", "{photo}"], "required"),
+])
+def test_noise_command_failures_exit_2_with_one_line_and_no_output(tmp_path, photo, args,
+                                                                   message):
+    notimage = tmp_path / "notimage.png"
+    notimage.write_text("hello")
+    paths = {"missing": tmp_path / "missing.png", "out": tmp_path / "out.png",
+             "notimage": notimage, "photo": photo, "badout": tmp_path / "out.txt"}
+    result = run_cli(*[a.format(**paths) for a in args])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.png").exists() and not (tmp_path / "out.txt").exists()
+
+
+def test_noise_command_runs_as_a_module(tmp_path, photo):
+    result = run_cli("noise", photo, tmp_path / "n.png", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"wrote {tmp_path / 'n.png'}"
+
+
+def test_demo_writes_the_gallery(tmp_path):
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    names = {p.name for p in (tmp_path / "demo").iterdir()}
+    assert {"gaussian.png", "uniform.png", "fractal.png", "overview.png",
+            "photo_gaussian_0.05.png", "photo_gaussian_0.15.png",
+            "photo_gaussian_0.3.png"} <= names

@@ -1,0 +1,74 @@
+"""tfimagegen.images: file round-trips, atomic writes, the sample photo, grids."""
+
+import numpy as np
+import pytest
+
+from tfimagegen import images
+
+
+def test_png_round_trip_is_exact(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (17, 23, 3), dtype=np.uint8)
+    assert np.array_equal(images.load_image(images.save_image(tmp_path / "a.png", rgb)), rgb)
+    grey = rgb[..., :1]
+    assert np.array_equal(images.load_image(images.save_image(tmp_path / "g.png", grey)), grey)
+
+
+def test_float_images_are_saved_as_uint8(tmp_path):
+    x = np.linspace(0, 1, 256, dtype=np.float32).reshape(16, 16)
+    back = images.load_image(images.save_image(tmp_path / "f.png", x))
+    assert back.shape == (16, 16, 1) and back.max() == 255 and back.min() == 0
+
+
+def test_save_leaves_no_temporary_file_and_no_partial_file_on_error(tmp_path):
+    images.save_image(tmp_path / "ok.png", np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        images.save_image(tmp_path / "bad.png", np.full((4, 4), 2.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.png"]
+
+
+@pytest.mark.parametrize("shape", [(4,), (4, 4, 2), (2, 4, 4, 3)])
+def test_save_rejects_bad_shapes(tmp_path, shape):
+    with pytest.raises(ValueError, match="got shape"):
+        images.save_image(tmp_path / "x.png", np.zeros(shape, np.uint8))
+
+
+def test_save_rejects_unknown_suffix(tmp_path):
+    with pytest.raises(ValueError, match="suffix"):
+        images.save_image(tmp_path / "x.notanimage", np.zeros((4, 4), np.uint8))
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such image file"):
+        images.load_image(tmp_path / "missing.png")
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(ValueError, match="not an image file"):
+        images.load_image(tmp_path / "text.png")
+
+
+def test_sample_image_is_a_real_colour_photo():
+    photo = images.sample_image()
+    assert photo.shape == (600, 512, 3) and photo.dtype == np.uint8
+    assert photo.std() > 40  # a photo, not a flat placeholder
+
+
+def test_to_uint8_maps_tanh_range():
+    out = images.to_uint8(np.array([-1.0, 0.0, 1.0, 3.0]), value_range=(-1, 1))
+    assert out.tolist() == [0, 128, 255, 255]
+    with pytest.raises(TypeError, match="int64"):
+        images.to_uint8(np.array([1, 2]))
+
+
+def test_show_grid_lays_out_rows_and_titles():
+    fig = images.show_grid(np.zeros((5, 8, 8, 1), np.uint8), titles=list("abcde"), ncols=3)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(fig.axes) == 6 and len(shown) == 5
+    assert [ax.get_title() for ax in shown] == list("abcde")
+
+
+def test_show_grid_bad_input():
+    with pytest.raises(ValueError, match="at least one image"):
+        images.show_grid([])
+    with pytest.raises(ValueError, match="one entry per image"):
+        images.show_grid(np.zeros((2, 4, 4)), titles=["a"])
+    with pytest.raises(ValueError, match="image 1 spans"):
+        images.show_grid([np.zeros((4, 4)), np.full((4, 4), -1.0)])

@@ -1,0 +1,189 @@
+"""Read, write and show images.
+
+Taught in ``notebooks/01_noise_images.ipynb`` and used by every later lesson.
+
+Images here are numpy arrays: ``(H, W)`` or ``(H, W, C)`` with C in {1, 3, 4},
+``uint8`` in [0, 255] or float in [0, 1]. Batches for :func:`show_grid` add a
+leading ``N`` axis.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.figure
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+__all__ = ["load_image", "save_image", "sample_image", "to_uint8", "show_grid"]
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file.
+
+    Args:
+        path: a PNG, JPEG, or any format Pillow reads.
+
+    Returns:
+        uint8 array ``(H, W, 3)`` for colour images (alpha is dropped) or
+        ``(H, W, 1)`` for greyscale ones.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is not an image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such image file: {path}")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            grey = img.mode in ("1", "L", "I", "I;16", "F")
+            img = img.convert("L" if grey else "RGB")
+            array = np.asarray(img, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{path} is not an image file Pillow can read ({err})") from err
+    return array[..., None] if grey else array
+
+
+def to_uint8(image, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Convert float pixels in ``value_range`` to uint8 in [0, 255].
+
+    uint8 input is returned unchanged (as numpy). Values outside the range are
+    clipped; use ``value_range=(-1, 1)`` for ``tanh`` generator outputs.
+
+    Args:
+        image: array or tensor of any shape, uint8 or float.
+        value_range: ``(low, high)`` of the float input.
+
+    Returns:
+        uint8 numpy array of the same shape.
+
+    Raises:
+        TypeError: a dtype that is neither uint8 nor floating point.
+        ValueError: NaN or inf values, or ``low >= high``.
+    """
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype.kind != "f":
+        raise TypeError(f"image must be uint8 or floating point, got dtype {array.dtype}")
+    low, high = value_range
+    if not low < high:
+        raise ValueError(f"value_range must be (low, high) with low < high, got {value_range}")
+    if not np.isfinite(array).all():
+        raise ValueError("image contains NaN or inf values")
+    unit = (array.astype(np.float32) - low) / (high - low)
+    return np.round(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def save_image(path: str | os.PathLike, image) -> Path:
+    """Write an image atomically: to a temporary file first, then renamed.
+
+    A crash never leaves a half-written file at ``path``.
+
+    Args:
+        path: destination; the format follows the suffix (``.png``, ``.jpg``, ...).
+        image: ``(H, W)`` or ``(H, W, C)`` with C in {1, 3, 4}; uint8 in [0, 255]
+            or float in [0, 1].
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ValueError: a bad shape, float values outside [0, 1], or an unknown suffix.
+        TypeError: a dtype that is neither uint8 nor floating point.
+    """
+    path = Path(path)
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+        raise ValueError(
+            f"image must be (H, W) or (H, W, C) with C in 1, 3, 4; got shape {np.shape(image)}"
+        )
+    if array.dtype.kind == "f" and array.size and (array.min() < 0 or array.max() > 1):
+        raise ValueError(
+            f"float image must lie in [0, 1], got [{array.min():.4g}, {array.max():.4g}]; "
+            "use to_uint8(image, value_range=...) first"
+        )
+    pil = Image.fromarray(to_uint8(array))
+    suffix = path.suffix.lower()
+    fmt = Image.registered_extensions().get(suffix)
+    if fmt is None:
+        raise ValueError(f"path must end in an image suffix such as .png or .jpg, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pil.save(f, format=fmt)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; images are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def sample_image() -> np.ndarray:
+    """A real photo that ships with matplotlib (Grace Hopper), no download.
+
+    Returns:
+        uint8 array ``(600, 512, 3)`` (height, width, RGB).
+    """
+    import matplotlib.cbook
+
+    return load_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+def show_grid(images, titles: Sequence[str] | None = None, ncols: int | None = None,
+              size: float = 2.0) -> matplotlib.figure.Figure:
+    """Show images side by side in a grid.
+
+    Args:
+        images: ``(N, H, W)`` / ``(N, H, W, C)`` array, or a sequence of
+            ``(H, W)`` / ``(H, W, C)`` images of possibly different sizes;
+            uint8 in [0, 255] or float in [0, 1]. Greyscale is drawn in grey.
+        titles: one title per image, or ``None``.
+        ncols: images per row; default ``min(N, 8)``.
+        size: inches per image.
+
+    Returns:
+        A matplotlib Figure (displayed by Jupyter; save with ``fig.savefig``).
+
+    Raises:
+        ValueError: no images, a wrong number of titles, or floats outside [0, 1].
+    """
+    images = list(images)
+    if not images:
+        raise ValueError("images must contain at least one image, got none")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"titles must have one entry per image: {len(images)} images, "
+                         f"{len(titles)} titles")
+    ncols = min(len(images), 8) if ncols is None else ncols
+    if ncols < 1:
+        raise ValueError(f"ncols must be >= 1, got {ncols}")
+    nrows = -(-len(images) // ncols)
+    fig = matplotlib.figure.Figure(figsize=(size * ncols, size * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i >= len(images):
+            continue
+        image = np.asarray(images[i])
+        if image.dtype.kind == "f" and (image.min() < 0 or image.max() > 1):
+            raise ValueError(
+                f"float images must lie in [0, 1]; image {i} spans "
+                f"[{image.min():.4g}, {image.max():.4g}]; use to_uint8(image, value_range=...)"
+            )
+        image = to_uint8(image)
+        if image.ndim == 3 and image.shape[-1] == 1:
+            image = image[..., 0]
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255,
+                  interpolation="nearest")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+    return fig
