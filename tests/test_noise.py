@@ -158,3 +158,14 @@ def test_bad_values_raise_value_error_naming_the_argument(call, match):
 def test_bad_types_raise_type_error(call, match):
     with pytest.raises(TypeError, match=match):
         call()
+
+
+def test_new_noise_levels_do_not_retrace_the_graph():
+    from tfimagegen.noise import _plus_gaussian
+
+    for level in (0.1, 0.2, 0.3):
+        noise.add_gaussian(GREY_F32, stddev=level, seed=0)
+    traced = _plus_gaussian.experimental_get_tracing_count()
+    for level in (0.4, 0.5, 0.6):
+        noise.add_gaussian(GREY_F32, stddev=level, seed=0)
+    assert _plus_gaussian.experimental_get_tracing_count() == traced

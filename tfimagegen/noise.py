@@ -129,26 +129,39 @@ def _as_unit_float(images: object) -> tuple[tf.Tensor, tf.DType, bool]:
         )
     if dtype == tf.uint8:
         return tf.cast(images, tf.float32) / 255.0, dtype, was_numpy
-    x = tf.convert_to_tensor(images)
-    if not bool(tf.reduce_all(tf.math.is_finite(x))):
+    # One pass each for min and max; NaN propagates through numpy's min/max, and
+    # a sum of values in [0, 1] is finite unless a NaN hides from TF's min/max.
+    if was_numpy:
+        lo, hi, total = float(np.min(images)), float(np.max(images)), 0.0
+    else:
+        lo, hi, total = (float(v) for v in _range_stats(images))
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(total)):
         raise ValueError("images contain NaN or inf pixels")
-    lo, hi = float(tf.reduce_min(x)), float(tf.reduce_max(x))
     if lo < 0.0 or hi > 1.0:
         raise ValueError(
             f"float images must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}]; "
             "rescale first, e.g. (x + 1) / 2 for [-1, 1] or x / 255 for [0, 255]"
         )
-    return x, dtype, was_numpy
+    return tf.convert_to_tensor(images), dtype, was_numpy
+
+
+@tf.function(reduce_retracing=True)
+def _range_stats(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    return tf.reduce_min(x), tf.reduce_max(x), tf.reduce_sum(tf.cast(x, tf.float32))
+
+
+@tf.function(reduce_retracing=True)
+def _to_dtype(x: tf.Tensor, dtype: tf.DType, clip: bool) -> tf.Tensor:
+    if clip or dtype == tf.uint8:  # uint8 cannot hold values outside [0, 255]
+        x = tf.clip_by_value(x, 0.0, 1.0)
+    if dtype == tf.uint8:
+        return tf.cast(tf.round(x * 255.0), tf.uint8)
+    return tf.cast(x, dtype)
 
 
 def _restore(x: tf.Tensor, dtype: tf.DType, was_numpy: bool, clip: bool) -> np.ndarray | tf.Tensor:
     """Undo :func:`_as_unit_float`: clip, convert back to ``dtype`` and container."""
-    if clip or dtype == tf.uint8:  # uint8 cannot hold values outside [0, 255]
-        x = tf.clip_by_value(x, 0.0, 1.0)
-    if dtype == tf.uint8:
-        x = tf.cast(tf.round(x * 255.0), tf.uint8)
-    else:
-        x = tf.cast(x, dtype)
+    x = _to_dtype(x, dtype, clip)
     return x.numpy() if was_numpy else x
 
 
@@ -285,8 +298,14 @@ def add_gaussian(images, stddev: float = 0.1, seed: int | None = None,
     stddev = _check_number("stddev", stddev, minimum=0.0)
     seed = _check_seed(seed)
     x, dtype, was_numpy = _as_unit_float(images)
-    noise = tf.random.stateless_normal(tf.shape(x), _stateless_seed(seed), dtype=x.dtype)
-    return _restore(x + stddev * noise, dtype, was_numpy, clip)
+    stddev = tf.constant(stddev, x.dtype)  # a tensor, so new values do not retrace
+    return _restore(_plus_gaussian(x, stddev, _stateless_seed(seed)), dtype, was_numpy, clip)
+
+
+@tf.function(reduce_retracing=True)
+def _plus_gaussian(x: tf.Tensor, stddev: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """``x + stddev * N(0, 1)``, traced once so TensorFlow runs it as one graph."""
+    return x + stddev * tf.random.stateless_normal(tf.shape(x), seed, dtype=x.dtype)
 
 
 def add_uniform(images, amount: float = 0.1, seed: int | None = None,
@@ -313,9 +332,14 @@ def add_uniform(images, amount: float = 0.1, seed: int | None = None,
     amount = _check_number("amount", amount, minimum=0.0)
     seed = _check_seed(seed)
     x, dtype, was_numpy = _as_unit_float(images)
-    noise = tf.random.stateless_uniform(tf.shape(x), _stateless_seed(seed), -amount, amount,
-                                        dtype=x.dtype)
-    return _restore(x + noise, dtype, was_numpy, clip)
+    amount = tf.constant(amount, x.dtype)  # a tensor, so new values do not retrace
+    return _restore(_plus_uniform(x, amount, _stateless_seed(seed)), dtype, was_numpy, clip)
+
+
+@tf.function(reduce_retracing=True)
+def _plus_uniform(x: tf.Tensor, amount: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """``x + U(-amount, amount)``, traced once so TensorFlow runs it as one graph."""
+    return x + tf.random.stateless_uniform(tf.shape(x), seed, -amount, amount, dtype=x.dtype)
 
 
 def salt_and_pepper(images, amount: float = 0.05, seed: int | None = None):
