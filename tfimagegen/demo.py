@@ -12,6 +12,7 @@ import numpy as np
 from tfimagegen import images, noise
 
 NOISE_LEVELS = (0.05, 0.15, 0.3)  # stddev of the Gaussian noise added to the photo
+DEMO_GAN_EPOCHS = 10  # a short GAN: rough but recognisable digits in about a minute
 
 
 def noise_gallery(seed: int = 0) -> dict[str, np.ndarray]:
@@ -30,10 +31,19 @@ def noise_gallery(seed: int = 0) -> dict[str, np.ndarray]:
     return gallery
 
 
-def run(out: Path, seed: int = 0) -> list[Path]:
-    """Write every gallery image as a PNG plus ``overview.png``; return the paths."""
+def run(out: Path, seed: int = 0, quick: bool = False) -> list[Path]:
+    """Write the gallery as PNGs plus ``overview.png``; return the paths.
+
+    Trains a short GAN into ``out/gan`` (resumable; ``quick``: a smoke-test run)
+    and adds its samples as ``gan_samples.png``.
+    """
+    from tfimagegen import runs
+
     out.mkdir(parents=True, exist_ok=True)
     gallery = noise_gallery(seed)
+    runs.train("gan", out / "gan", epochs=None if quick else DEMO_GAN_EPOCHS, seed=seed,
+               quick=quick, verbose=2)
+    gallery["gan_samples"] = images.load_image(out / "gan" / "samples.png")
     written = [images.save_image(out / f"{name}.png", image) for name, image in gallery.items()]
     fig = images.show_grid(list(gallery.values()), titles=list(gallery), ncols=4, size=3)
     overview = out / "overview.png"

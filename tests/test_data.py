@@ -1,0 +1,143 @@
+"""tfimagegen.data: offline digits, the fallback, npz loading, the tf.data pipeline."""
+
+import numpy as np
+import pytest
+
+from tfimagegen import data
+
+
+@pytest.fixture(scope="module")
+def split():
+    return {s: data.embedded_split(s) for s in ("train", "test")}
+
+
+def test_embedded_split_is_real_balanced_and_disjoint(split):
+    (x_train, y_train), (x_test, y_test) = split["train"], split["test"]
+    assert x_train.shape == (4000, 28, 28, 1) and x_test.shape == (1000, 28, 28, 1)
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8
+    assert np.bincount(y_train).tolist() == [400] * 10
+    assert np.bincount(y_test).tolist() == [100] * 10
+    train_rows = {row.tobytes() for row in x_train}
+    assert not any(row.tobytes() in train_rows for row in x_test)
+    # real digits: dark background, bright strokes, ~19 % of pixels lit
+    assert x_train.max() == 255 and x_train[:, 0, 0].max() == 0
+    assert 0.1 < (x_train > 127).mean() < 0.3
+
+
+def test_embedded_split_is_fixed_and_shuffled(split):
+    x, y = data.embedded_split("test")
+    assert np.array_equal(x, split["test"][0]) and np.array_equal(y, split["test"][1])
+    assert len(set(y[:20].tolist())) > 3  # not sorted by class
+
+
+def test_load_mnist_embedded_source(split, monkeypatch):
+    x, y = data.load_mnist("test", source="embedded")
+    assert np.array_equal(x, split["test"][0])
+    monkeypatch.setenv("TFIMAGEGEN_DATA_SOURCE", "embedded")
+    assert np.array_equal(data.load_mnist("test")[0], split["test"][0])  # the env default
+
+
+def test_load_mnist_falls_back_with_one_message(monkeypatch, capsys, split):
+    def offline(name, split):
+        raise Exception("URL fetch failure")  # what keras raises offline
+
+    monkeypatch.setattr(data, "_from_keras", offline)
+    monkeypatch.setattr(data, "_announced", set())
+    x, _ = data.load_mnist("train", source="auto")
+    data.load_mnist("test", source="auto")
+    assert np.array_equal(x, split["train"][0])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "embedded digits" in lines[0]
+    with pytest.raises(Exception, match="URL fetch failure"):
+        data.load_mnist(source="keras")
+
+
+def test_load_fashion_mnist_offline_says_where_to_put_the_files(monkeypatch):
+    def offline(name, split):
+        raise Exception("URL fetch failure")
+
+    monkeypatch.setattr(data, "_from_keras", offline)
+    with pytest.raises(RuntimeError, match=r"fashion-mnist"):
+        data.load_fashion_mnist()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: data.load_mnist("validation"), ValueError, "split must be one of"),
+    (lambda: data.load_mnist(source="web"), ValueError, "source must be one of"),
+])
+def test_load_mnist_bad_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_load_npz_round_trip_and_errors(tmp_path):
+    x = np.zeros((5, 8, 8), np.uint8)
+    np.savez(tmp_path / "ok.npz", x=x, y=np.arange(5))
+    images, labels = data.load_npz(tmp_path / "ok.npz")
+    assert images.shape == (5, 8, 8, 1) and labels.tolist() == [0, 1, 2, 3, 4]
+    np.savez(tmp_path / "nolabels.npz", x=x)
+    assert data.load_npz(tmp_path / "nolabels.npz")[1] is None
+
+    np.savez(tmp_path / "key.npz", images=x)
+    np.savez(tmp_path / "float.npz", x=x.astype(np.float32))
+    np.savez(tmp_path / "shape.npz", x=np.zeros((5, 8), np.uint8))
+    np.savez(tmp_path / "labels.npz", x=x, y=np.arange(4))
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        data.load_npz(tmp_path / "missing.npz")
+    with pytest.raises(ValueError, match=r"no key 'x'; it has \['images'\]"):
+        data.load_npz(tmp_path / "key.npz")
+    with pytest.raises(TypeError, match="must be uint8.*float32"):
+        data.load_npz(tmp_path / "float.npz")
+    with pytest.raises(ValueError, match=r"got shape \(5, 8\)"):
+        data.load_npz(tmp_path / "shape.npz")
+    with pytest.raises(ValueError, match=r"must have shape \(5,\)"):
+        data.load_npz(tmp_path / "labels.npz")
+    with pytest.raises(ValueError, match="not a .npz file"):
+        data.load_npz(tmp_path / "text.npz")
+
+
+def test_as_dataset_scales_shuffles_and_batches(split):
+    x, y = split["test"]
+    ds = data.as_dataset(x, 64, seed=1, labels=y, scale="tanh")
+    batches = list(ds)
+    assert len(batches) == 16 and batches[-1][0].shape == (1000 - 15 * 64, 28, 28, 1)
+    images, labels = batches[0]
+    assert images.dtype.name == "float32" and labels.dtype.name == "int32"
+    assert float(images.numpy().min()) == -1.0 and float(images.numpy().max()) == 1.0
+    first_epoch = np.concatenate([b[1].numpy() for b in batches])
+    second_epoch = np.concatenate([b[1].numpy() for b in ds])
+    assert sorted(first_epoch.tolist()) == sorted(y.tolist())
+    assert not np.array_equal(first_epoch, second_epoch)  # reshuffled every epoch
+    again = np.concatenate([b[1].numpy() for b in data.as_dataset(x, 64, seed=1, labels=y)])
+    assert np.array_equal(first_epoch, again)  # same seed, same order
+    unit = next(iter(data.as_dataset(x, 8, seed=0, scale="unit"))).numpy()
+    assert unit.min() >= 0 and unit.max() <= 1
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"images": np.zeros((4, 8, 8, 1), np.float32)}, TypeError, "uint8"),
+    ({"images": np.zeros((4, 8, 8), np.uint8)}, ValueError, r"\(N, H, W, C\)"),
+    ({"batch_size": 0}, ValueError, "batch_size must be an int >= 1, got 0"),
+    ({"scale": "sigmoid"}, ValueError, "scale must be one of"),
+    ({"labels": np.zeros(3)}, ValueError, r"labels must have shape \(4,\)"),
+])
+def test_as_dataset_bad_input(kwargs, error, match):
+    args = {"images": np.zeros((4, 8, 8, 1), np.uint8), "batch_size": 2, **kwargs}
+    with pytest.raises(error, match=match):
+        data.as_dataset(args.pop("images"), args.pop("batch_size"), seed=0, **args)
+
+
+def test_to_unit_digits_detects_the_encoding():
+    u8 = np.array([0, 255], np.uint8).repeat(392).reshape(1, 28, 28)
+    for encoded in (u8, u8 / 255.0, u8 / 127.5 - 1):
+        x = data.to_unit_digits(encoded)
+        assert x.shape == (1, 28, 28, 1) and x.min() == 0 and x.max() == 1
+    with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
+        data.to_unit_digits(np.zeros((2, 32, 32)))
+    with pytest.raises(ValueError, match=r"lie in \[-1, 1\]"):
+        data.to_unit_digits(np.full((1, 28, 28), -3.0))
+    with pytest.raises(ValueError, match="NaN"):
+        data.to_unit_digits(np.full((1, 28, 28), np.nan))
+    with pytest.raises(TypeError, match="int64"):
+        data.to_unit_digits(np.zeros((1, 28, 28), np.int64))

@@ -1,0 +1,154 @@
+"""tfimagegen.metrics: the formulas, the shipped classifier, and the sanity ordering."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from tfimagegen import data, metrics, noise
+
+
+def test_frechet_distance_of_shifted_gaussians_is_the_squared_shift():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((20000, 4))
+    b = rng.standard_normal((20000, 4)) + [1, 0, 0, 2]
+    assert metrics.frechet_distance(a, a) == pytest.approx(0, abs=1e-8)
+    assert metrics.frechet_distance(a, b) == pytest.approx(5.0, rel=0.02)
+
+
+def test_kernel_distance_is_near_zero_for_one_distribution_and_positive_otherwise():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 1000, 8))
+    assert abs(metrics.kernel_distance(a, b)) < 0.02
+    assert metrics.kernel_distance(a, b + 1) > 0.5
+
+
+def test_class_score_ranges_from_one_to_ten():
+    assert metrics.class_score(np.eye(10).repeat(5, axis=0)) == pytest.approx(10)
+    assert metrics.class_score(np.tile(np.eye(10)[3], (50, 1))) == pytest.approx(1)
+    assert metrics.class_score(np.full((50, 10), 0.1)) == pytest.approx(1)
+
+
+def test_precision_recall_of_same_and_disjoint_sets():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((300, 5))
+    assert metrics.precision_recall(a, a) == (1.0, 1.0)
+    assert metrics.precision_recall(a, a + 100) == (0.0, 0.0)
+    # a fake set covering only half the real data: precise, but low recall
+    half = a[a[:, 0] > 0]
+    precision, recall = metrics.precision_recall(a, half)
+    assert precision == 1.0 and recall < 0.75
+
+
+def test_shipped_classifier_is_small_and_accurate():
+    assert metrics.WEIGHTS_PATH.stat().st_size <= 1_000_000
+    x, y = data.embedded_split("test")
+    assert metrics.label_accuracy(x, y) >= 0.98
+
+
+@pytest.fixture(scope="module")
+def scores():
+    """evaluate() on real, noisy, blurred and pure-noise digits."""
+    x_train, _ = data.embedded_split("train")
+    real = x_train[:metrics.EVAL_SAMPLES]
+    sets = {"real": real}
+    for sigma in (0.1, 0.2, 0.4):
+        sets[f"noise {sigma}"] = noise.add_gaussian(real, stddev=sigma, seed=1)
+    for radius in (0.5, 1.0, 2.0):
+        sets[f"blur {radius}"] = ndimage.gaussian_filter(real, sigma=(0, radius, radius, 0))
+    sets["pure noise"] = (noise.uniform(real.shape, seed=2).numpy() * 255).astype(np.uint8)
+    return {name: metrics.evaluate(images) for name, images in sets.items()}
+
+
+def test_real_digits_score_best(scores):
+    real = scores["real"]
+    assert real["class_score"] > 9.5
+    assert real["precision"] > 0.7 and real["recall"] > 0.7
+    for name, other in scores.items():
+        if name != "real":
+            assert real["fd"] < other["fd"] and real["kid"] < other["kid"], name
+
+
+@pytest.mark.parametrize("series", [
+    ["real", "noise 0.1", "noise 0.2", "noise 0.4", "pure noise"],
+    ["real", "blur 0.5", "blur 1.0", "blur 2.0", "pure noise"],
+])
+def test_fd_and_kid_rise_monotonically_with_damage(scores, series):
+    for key in ("fd", "kid"):
+        values = [scores[name][key] for name in series]
+        assert values == sorted(values), (key, values)
+
+
+def test_pure_noise_scores_worst(scores):
+    worst = scores["pure noise"]
+    assert worst["fd"] == max(s["fd"] for s in scores.values())
+    assert worst["precision"] < 0.05
+
+
+def test_evaluate_accepts_every_encoding_alike():
+    x, y = data.embedded_split("test")
+    as_u8 = metrics.evaluate(x, labels=y)
+    as_unit = metrics.evaluate(x[..., 0] / 255.0, labels=y)
+    as_tanh = metrics.evaluate(x / 127.5 - 1.0, labels=y)
+    for key in as_u8:
+        assert as_unit[key] == pytest.approx(as_u8[key], abs=1e-4)
+        assert as_tanh[key] == pytest.approx(as_u8[key], abs=1e-4)
+    assert as_u8["label_accuracy"] >= 0.98
+
+
+def test_evaluate_needs_enough_images_and_matching_labels():
+    x, y = data.embedded_split("test")
+    with pytest.raises(ValueError, match="at least 1000 images .* got 999"):
+        metrics.evaluate(x[:999])
+    with pytest.raises(ValueError, match=r"labels must have shape \(1000,\)"):
+        metrics.evaluate(x, labels=y[:10])
+
+
+def test_training_is_bitwise_repeatable():
+    first, _ = metrics.train_classifier(seed=3, epochs=1)
+    second, _ = metrics.train_classifier(seed=3, epochs=1)
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_cli_evaluate_prints_one_json_line(tmp_path, capsys):
+    from tfimagegen.__main__ import main
+
+    x, y = data.embedded_split("test")
+    np.savez(tmp_path / "samples.npz", images=x, labels=y)
+    np.savez(tmp_path / "real.npz", x=x)
+    assert main(["evaluate", str(tmp_path / "samples.npz"),
+                 "--reference", str(tmp_path / "real.npz")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"fd", "kid", "class_score", "precision", "recall", "label_accuracy"}
+    assert result["fd"] == pytest.approx(0, abs=1e-3)
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "samples file not found"),
+    ({"pictures": np.zeros((2, 28, 28), np.uint8)}, "no 'images' array"),
+    ({"images": np.zeros((2000, 32, 32), np.uint8)}, "(N, 28, 28)"),
+    ({"images": np.zeros((10, 28, 28), np.uint8)}, "at least 1000 images"),
+    ({"images": np.full((1000, 28, 28), 7.0)}, "lie in [0, 1]"),
+])
+def test_cli_evaluate_failures_exit_2_with_one_line(tmp_path, capsys, content, message):
+    from tfimagegen.__main__ import main
+
+    path = tmp_path / "s.npz"
+    if content is not None:
+        np.savez(path, **content)
+    assert main(["evaluate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_train_classifier_reproduces_the_shipped_weights_bit_for_bit(tmp_path, capsys):
+    from tfimagegen.__main__ import main
+
+    out = tmp_path / "clf.weights.h5"
+    assert main(["train-classifier", "--out", str(out)]) == 0
+    rebuilt = metrics.make_classifier()
+    rebuilt.load_weights(out)
+    for a, b in zip(rebuilt.get_weights(), metrics.load_classifier().get_weights(), strict=True):
+        assert np.array_equal(a, b)

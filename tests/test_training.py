@@ -1,0 +1,156 @@
+"""tfimagegen.training and the train/sample CLI: run folders, resume, callbacks."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from tfimagegen import images, runs, training
+from tfimagegen.__main__ import main
+
+
+def cli(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.Popen([sys.executable, "-m", "tfimagegen", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_stop_on_nan_stops_before_the_backup_saves_nan_weights(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    good = np.ones((8, 2), np.float32)
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path), delete_checkpoint=False)
+    model.fit(good, np.zeros(8), batch_size=2, epochs=1, verbose=0, callbacks=[backup])
+    saved = [w.numpy().copy() for w in model.weights]
+    bad = np.array([[np.nan, 1.0]] * 8, np.float32)
+    with pytest.raises(training.NaNLossError, match="loss became .*nan.* at batch 0"):
+        model.fit(bad, np.zeros(8), batch_size=2, epochs=3, verbose=0,
+                  callbacks=[training.StopOnNaN(), backup])
+    restored = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    restored.load_weights(tmp_path / "latest.weights.h5")
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(saved, restored.weights, strict=True))
+
+
+def test_history_file_drops_epochs_past_the_restored_one(tmp_path):
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps({"epochs": [{"epoch": e, "loss": 1.0} for e in (1, 2, 3)]}))
+    callback = training.HistoryFile(path)
+    callback.set_model(keras.Sequential([keras.Input((1,))]))
+    callback.model._initial_epoch = 2
+    callback.on_train_begin()
+    assert [e["epoch"] for e in callback.epochs] == [1, 2]
+
+
+def test_write_gif_loops_and_holds_the_last_frame(tmp_path):
+    frames = []
+    for i in range(3):
+        frames.append(images.save_image(tmp_path / f"f{i}.png", np.full((8, 8), 80 * i, np.uint8)))
+    from PIL import Image
+
+    with Image.open(training.write_gif(frames, tmp_path / "p.gif", fps=2)) as gif:
+        durations = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            durations.append(gif.info["duration"])
+        assert gif.n_frames == 3 and gif.info["loop"] == 0
+    assert durations == [500, 500, 2500]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "gan"
+    assert main(["train", "gan", "--out", str(out), "--quick", "--seed", "1"]) == 0
+    return out
+
+
+def test_train_writes_the_promised_files(quick_run):
+    for name in ("generator.keras", "samples.png", "progress.gif", "history.json", "run.json"):
+        assert (quick_run / name).is_file(), name
+    history = training.read_history(quick_run)
+    assert [e["epoch"] for e in history] == [1, 2]
+    assert {"seconds", "d_loss", "g_loss"} <= set(history[0])
+
+
+def test_rerunning_a_finished_run_trains_no_more(quick_run):
+    before = (quick_run / "history.json").read_text()
+    assert main(["train", "gan", "--out", str(quick_run), "--quick", "--seed", "1"]) == 0
+    assert (quick_run / "history.json").read_text() == before
+
+
+def test_sample_writes_uint8_digits_and_repeats_with_seed(quick_run, tmp_path):
+    start = time.perf_counter()
+    assert main(["sample", str(quick_run), "--num", "5000", "--seed", "4",
+                 "--out", str(tmp_path / "a.npz")]) == 0
+    assert time.perf_counter() - start < 30
+    assert main(["sample", str(quick_run), "--num", "10", "--seed", "4",
+                 "--out", str(tmp_path / "b.npz")]) == 0
+    a, b = np.load(tmp_path / "a.npz")["images"], np.load(tmp_path / "b.npz")["images"]
+    assert a.shape == (5000, 28, 28, 1) and a.dtype == np.uint8
+    assert np.array_equal(a[:10], b)
+
+
+def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "gan", "--out", out, "--quick", "--epochs", "4"]
+    proc = cli(*args)
+    deadline = time.time() + 300
+    while not training.read_history(out) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = training.read_history(out)
+    assert finished and len(finished) < 4, "the run was not interrupted mid-way"
+    resumed = cli(*args)
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-2000:]
+    history = training.read_history(out)
+    assert [e["epoch"] for e in history] == [1, 2, 3, 4]
+    assert history[: len(finished)] == finished  # finished epochs were not redone
+    assert (out / "generator.keras").is_file()
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    ("foreign", ["train", "gan", "--out", "{dir}"], "not a tfimagegen run folder"),
+    (None, ["train", "gan", "--out", "{dir}", "--epochs", "0"], "--epochs must be >= 1"),
+    (None, ["train", "gan", "--out", "{dir}", "--data", "digits.csv"], "--data must be"),
+    (None, ["train", "gan", "--out", "{dir}", "--data", "{dir}/missing.npz"], "no such file"),
+    (None, ["train", "vae", "--out", "{dir}"], "invalid choice"),
+    (None, ["sample", "{dir}", "--out", "{dir}/s.npz"], "not a tfimagegen run folder"),
+    ("unfinished", ["sample", "{dir}", "--out", "{dir}/s.npz"], "has not finished"),
+    ("unfinished", ["sample", "{dir}", "--out", "{dir}/s.png"], "must end in .npz"),
+])
+def test_train_and_sample_failures_exit_2_with_one_line(tmp_path, capsys, setup, args,
+                                                        message):
+    run_dir = tmp_path / "dir"
+    run_dir.mkdir()
+    if setup == "foreign":
+        (run_dir / "thesis.tex").write_text("precious")
+    elif setup == "unfinished":
+        (run_dir / "run.json").write_text(json.dumps({"model": "gan"}))
+    assert main([a.format(dir=run_dir) for a in args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    if setup == "foreign":
+        assert sorted(p.name for p in run_dir.iterdir()) == ["thesis.tex"]
+
+
+def test_train_failure_in_a_real_shell_prints_exactly_one_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    proc = cli("train", "gan", "--out", tmp_path)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert err.strip().splitlines() == [
+        f"tfimagegen: error: {tmp_path} is not empty and holds no run.json: not a tfimagegen "
+        "run folder; choose another --out"]
+
+
+def test_load_training_images_checks_npz_shape(tmp_path):
+    np.savez(tmp_path / "big.npz", x=np.zeros((4, 32, 32, 1), np.uint8))
+    with pytest.raises(runs.RunError, match="28x28"):
+        runs.load_training_images(str(tmp_path / "big.npz"))

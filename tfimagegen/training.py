@@ -1,0 +1,180 @@
+"""Training plumbing shared by every generative model: callbacks and a run folder.
+
+Taught in ``notebooks/02_gan.ipynb``; nothing here knows what a GAN is. A model
+plugs in by having ``model.sample(z)`` (float images in [-1, 1] or [0, 1]) and
+``model.latent_dim``.
+
+A *run folder* holds one training run:
+
+* ``backup/``: ``keras.callbacks.BackupAndRestore`` state, written after every
+  epoch, so a killed run loses at most one epoch and the same command resumes it;
+* ``grids/epoch_NNNN.png``: the same fixed latent points decoded after each epoch;
+* ``progress.gif``: those grids as an animation (imageio);
+* ``history.json``: per-epoch losses and wall time;
+* ``samples.png`` and the saved model, written when training finishes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import imageio.v3 as iio
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfimagegen import images
+
+__all__ = ["SampleGrid", "StopOnNaN", "NaNLossError", "HistoryFile", "fixed_latents", "sample_grid",
+           "run_callbacks", "write_gif", "fit_run", "finish_run", "read_history"]
+
+
+def fixed_latents(num: int, latent_dim: int, seed: int) -> tf.Tensor:
+    """The monitoring latent points: float32 ``(num, latent_dim)`` from N(0, 1), seeded."""
+    return tf.random.stateless_normal((num, latent_dim), seed=[seed, 1])
+
+
+def sample_grid(model, z: tf.Tensor, ncols: int = 8) -> np.ndarray:
+    """Decode ``z`` with ``model.sample`` and tile the images into one uint8 picture.
+
+    Returns:
+        uint8 ``(rows * H, ncols * W)`` for greyscale images, ``(..., C)`` otherwise.
+    """
+    x = images.to_uint8(np.asarray(model.sample(z)), model.output_range)
+    n, h, w, c = x.shape
+    rows = math.ceil(n / ncols)
+    x = np.concatenate([x, np.zeros((rows * ncols - n, h, w, c), np.uint8)])
+    grid = x.reshape(rows, ncols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, ncols * w, c)
+    return grid[..., 0] if c == 1 else grid
+
+
+def write_gif(frames: list[Path], path: Path, fps: float = 4.0) -> Path:
+    """Assemble PNG frames into an animated GIF that loops forever (written atomically).
+
+    The last frame is held two seconds longer, so the final result is visible.
+    """
+    tmp = path.with_name(f".{path.name}.tmp")
+    pictures = np.stack([iio.imread(f) for f in frames])
+    durations = [1000 / fps] * len(frames)
+    durations[-1] += 2000
+    iio.imwrite(tmp, pictures, extension=".gif", duration=durations, loop=0)
+    os.replace(tmp, path)
+    return path
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After every epoch, decode the same latent points and save the grid as a PNG.
+
+    Args:
+        folder: where ``epoch_NNNN.png`` files go.
+        z: the fixed latent points, ``(num, latent_dim)``; created once, reused
+            every epoch so the grids show the *same* samples improving.
+    """
+
+    def __init__(self, folder: Path, z: tf.Tensor):
+        super().__init__()
+        self.folder, self.z = Path(folder), z
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        images.save_image(self.folder / f"epoch_{epoch + 1:04d}.png",
+                          sample_grid(self.model, self.z))
+
+
+class NaNLossError(RuntimeError):
+    """Training stopped because a loss became NaN or infinite."""
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop training with a clear message when any logged loss is NaN or infinite.
+
+    It raises :class:`NaNLossError` rather than setting ``stop_training``: that
+    way ``fit`` ends before the epoch-end backup, and ``backup/`` keeps the last
+    good epoch instead of NaN weights.
+    """
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        bad = {k: float(v) for k, v in (logs or {}).items() if not math.isfinite(float(v))}
+        if bad:
+            raise NaNLossError(
+                f"loss became {bad} at batch {batch}; lower the learning rate or check the "
+                "data range (the last finished epoch is kept in backup/)")
+
+
+class HistoryFile(keras.callbacks.Callback):
+    """Append each epoch's logs and wall time to a JSON file that survives resumes.
+
+    ``history.json`` is ``{"epochs": [{"epoch": 1, "seconds": ..., "<loss>": ...}, ...]}``.
+    Written atomically after every epoch; on resume, epochs past the restored one
+    (from a run killed mid-save) are dropped so the file matches the weights.
+    """
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = Path(path)
+
+    def _read(self) -> list[dict]:
+        if self.path.is_file():
+            return json.loads(self.path.read_text())["epochs"]
+        return []
+
+    def on_train_begin(self, logs=None) -> None:
+        start = getattr(self.model, "_initial_epoch", 0) or 0  # set by BackupAndRestore
+        self.epochs = [e for e in self._read() if e["epoch"] <= start]
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        record = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self.started, 3)}
+        record.update({k: float(v) for k, v in (logs or {}).items()})
+        self.epochs.append(record)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(json.dumps({"epochs": self.epochs}, indent=1))
+        os.replace(tmp, self.path)
+
+
+def run_callbacks(out: Path, z: tf.Tensor) -> list[keras.callbacks.Callback]:
+    """The callbacks of a run folder: resume, NaN stop, history, sample grids."""
+    out = Path(out)
+    return [
+        keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
+        StopOnNaN(),
+        HistoryFile(out / "history.json"),
+        SampleGrid(out / "grids", z),
+    ]
+
+
+def read_history(out: Path) -> list[dict]:
+    """The per-epoch records of ``out/history.json`` (empty if there are none)."""
+    path = Path(out) / "history.json"
+    return json.loads(path.read_text())["epochs"] if path.is_file() else []
+
+
+def fit_run(model: keras.Model, dataset: tf.data.Dataset, out: Path, epochs: int,
+            z: tf.Tensor, verbose: int | str = "auto") -> list[dict]:
+    """Train ``model`` into the run folder ``out``, resuming where it stopped.
+
+    Rerunning after an interruption (even ``kill -9``) restores the last
+    finished epoch from ``out/backup`` and carries on to ``epochs``.
+
+    Returns:
+        The run's per-epoch history records.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.fit(dataset, epochs=epochs, callbacks=run_callbacks(out, z), verbose=verbose,
+              shuffle=False)
+    return read_history(out)
+
+
+def finish_run(model: keras.Model, out: Path, z: tf.Tensor) -> None:
+    """Write ``samples.png`` (grid of ``z``) and ``progress.gif`` (the epoch grids)."""
+    out = Path(out)
+    images.save_image(out / "samples.png", sample_grid(model, z))
+    frames = sorted((out / "grids").glob("epoch_*.png"))
+    if frames:
+        write_gif(frames, out / "progress.gif")
