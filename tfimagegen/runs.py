@@ -95,6 +95,7 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
     """
     import keras
 
+    from tfimagegen import data as datasets
     from tfimagegen import gan, training
 
     out = Path(out)
@@ -112,7 +113,7 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
     _write_json(out / "run.json", run)
     keras.utils.set_random_seed(seed)
     net = gan.build_gan(recipe, seed=seed)
-    dataset = _dataset(images, recipe.batch_size, seed)
+    dataset = datasets.as_dataset(images, recipe.batch_size, seed=seed, scale="tanh")
     z = training.fixed_latents(64, recipe.latent_dim, seed)
     training.fit_run(net, dataset, out, epochs, z, verbose=verbose)
     training.finish_run(net, out, z)
@@ -121,12 +122,6 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
     net.ema_generator.save(tmp)
     os.replace(tmp, path)
     return path
-
-
-def _dataset(images: np.ndarray, batch_size: int, seed: int):
-    from tfimagegen import data
-
-    return data.as_dataset(images, batch_size, seed=seed, scale="tanh")
 
 
 def sample(run_dir: Path, num: int, seed: int = 0) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Training plumbing shared by every generative model: callbacks and a run folder.
 
 Taught in ``notebooks/02_gan.ipynb``; nothing here knows what a GAN is. A model
-plugs in by having ``model.sample(z)`` (float images in [-1, 1] or [0, 1]) and
-``model.latent_dim``.
+plugs in by having ``model.sample(z)`` (float images), ``model.output_range``
+(their range, e.g. ``(-1.0, 1.0)``) and ``model.latent_dim``.
 
 A *run folder* holds one training run:
 
