@@ -103,6 +103,8 @@ def test_evaluate_needs_enough_images_and_matching_labels():
         metrics.evaluate(x[:999])
     with pytest.raises(ValueError, match=r"labels must have shape \(1000,\)"):
         metrics.evaluate(x, labels=y[:10])
+    with pytest.raises(ValueError, match=r"reference must be \(N, 28, 28\)"):
+        metrics.evaluate(x, reference=np.zeros((1000, 32, 32), np.uint8))
 
 
 def test_training_is_bitwise_repeatable():

@@ -17,6 +17,7 @@ into 4,000 training and 1,000 test digits, class-balanced (:func:`embedded_split
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 import os
@@ -66,8 +67,12 @@ def _embedded_file() -> Path:
     return path
 
 
+@functools.lru_cache(maxsize=1)
 def _load_embedded() -> tuple[np.ndarray, np.ndarray]:
-    """All 5,000 embedded digits: uint8 (5000, 28, 28, 1) and uint8 labels (5000,)."""
+    """All 5,000 embedded digits: uint8 (5000, 28, 28, 1) and uint8 labels (5000,).
+
+    Parsed once per process; callers index it, which copies, so the cache is safe.
+    """
     with gzip.open(_embedded_file(), "rt") as f:
         table = np.loadtxt(f, delimiter=",", dtype=np.uint8)  # 784 pixels, then the label
     return table[:, :-1].reshape(-1, 28, 28, 1), table[:, -1].copy()
@@ -264,7 +269,8 @@ def as_dataset(images: np.ndarray, batch_size: int, *, seed: int,
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def to_unit_digits(images, value_range: tuple[float, float] | None = None) -> np.ndarray:
+def to_unit_digits(images, value_range: tuple[float, float] | None = None,
+                   name: str = "images") -> np.ndarray:
     """Digits in any of the usual encodings → float32 ``(N, 28, 28, 1)`` in [0, 1].
 
     Rule when ``value_range`` is ``None``: uint8 means [0, 255]; floats with any
@@ -273,6 +279,7 @@ def to_unit_digits(images, value_range: tuple[float, float] | None = None) -> np
     Args:
         images: ``(N, 28, 28)`` or ``(N, 28, 28, 1)``; uint8, or float.
         value_range: ``(0, 255)``, ``(0, 1)`` or ``(-1, 1)`` to state the encoding.
+        name: what to call ``images`` in error messages.
 
     Raises:
         ValueError: a wrong shape, NaN/inf, or values outside the range.
@@ -282,10 +289,10 @@ def to_unit_digits(images, value_range: tuple[float, float] | None = None) -> np
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[1:] != (28, 28, 1) or len(x) == 0:
-        raise ValueError(f"images must be (N, 28, 28) or (N, 28, 28, 1) digits, "
+        raise ValueError(f"{name} must be (N, 28, 28) or (N, 28, 28, 1) digits, "
                          f"got shape {np.shape(images)}")
     if x.dtype != np.uint8 and x.dtype.kind != "f":
-        raise TypeError(f"images must be uint8 or float, got dtype {x.dtype}")
+        raise TypeError(f"{name} must be uint8 or float, got dtype {x.dtype}")
     if value_range is None:
         if x.dtype == np.uint8:
             value_range = (0.0, 255.0)
@@ -296,7 +303,7 @@ def to_unit_digits(images, value_range: tuple[float, float] | None = None) -> np
         raise ValueError(f"value_range must be (0, 255), (0, 1) or (-1, 1), got {value_range}")
     lo, hi = float(np.min(x)), float(np.max(x))
     if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ValueError("images contain NaN or inf values")
+        raise ValueError(f"{name} contain NaN or inf values")
     if lo < low or hi > high:
-        raise ValueError(f"images must lie in [{low:g}, {high:g}], got [{lo:.4g}, {hi:.4g}]")
+        raise ValueError(f"{name} must lie in [{low:g}, {high:g}], got [{lo:.4g}, {hi:.4g}]")
     return ((x.astype(np.float32) - low) / (high - low)).astype(np.float32)

@@ -10,13 +10,14 @@ leading ``N`` axis.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.figure
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from tfimagegen.files import atomic_path
 
 __all__ = ["load_image", "save_image", "sample_image", "to_uint8", "show_grid"]
 
@@ -115,16 +116,8 @@ def save_image(path: str | os.PathLike, image) -> Path:
     fmt = Image.registered_extensions().get(suffix)
     if fmt is None:
         raise ValueError(f"path must end in an image suffix such as .png or .jpg, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pil.save(f, format=fmt)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; images are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        pil.save(tmp, format=fmt)
     return path
 
 

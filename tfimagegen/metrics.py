@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import linalg
+from scipy.spatial import distance
 
 from tfimagegen import data
 
@@ -208,17 +209,11 @@ def precision_recall(real_features: np.ndarray, fake_features: np.ndarray,
     """
     real, fake = np.asarray(real_features, np.float64), np.asarray(fake_features, np.float64)
 
-    def radii(x):
-        dist = linalg.blas.dgemm(-2.0, x, x, trans_b=True) + (x**2).sum(1)[:, None] \
-            + (x**2).sum(1)[None]
-        return np.sqrt(np.maximum(np.sort(dist, axis=1)[:, k], 0))  # column 0 is itself
+    def coverage(manifold: np.ndarray, queries: np.ndarray) -> float:
+        radius = np.sort(distance.cdist(manifold, manifold), axis=1)[:, k]  # [:, 0] is itself
+        return float(np.mean((distance.cdist(queries, manifold) <= radius).any(axis=1)))
 
-    def inside(manifold, radius, queries):
-        dist = np.sqrt(np.maximum((queries**2).sum(1)[:, None] + (manifold**2).sum(1)[None]
-                                  - 2 * queries @ manifold.T, 0))
-        return float(np.mean((dist <= radius[None]).any(axis=1)))
-
-    return inside(real, radii(real), fake), inside(fake, radii(fake), real)
+    return coverage(real, fake), coverage(fake, real)
 
 
 def label_accuracy(images, labels, value_range=None) -> float:
@@ -260,14 +255,15 @@ def evaluate(images, reference=None, labels=None, *, num_samples: int = EVAL_SAM
     """
     if reference is None:
         reference, _ = data.embedded_split("test")
-    x = data.to_unit_digits(images, value_range)
+    x = data.to_unit_digits(images, value_range, name="images")
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != (len(x),):
             raise ValueError(f"labels must have shape ({len(x)},), got {labels.shape}")
         labels = _subsample(labels, num_samples, seed, "labels")
     x = _subsample(x, num_samples, seed, "images")
-    ref = _subsample(data.to_unit_digits(reference), num_samples, seed + 1, "reference")
+    ref = _subsample(data.to_unit_digits(reference, name="reference"), num_samples, seed + 1,
+                     "reference")
     fake_feats, fake_probs = features_and_probs(x, (0, 1))
     real_feats, _ = features_and_probs(ref, (0, 1))
     precision, recall = precision_recall(real_feats, fake_feats)

@@ -8,10 +8,11 @@ rerun knows it may resume. Everything here is also callable from Python.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from tfimagegen.files import atomic_path
 
 MODELS = ("gan",)
 MODEL_FILES = {"gan": "generator.keras"}
@@ -110,7 +111,7 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
 
     out.mkdir(parents=True, exist_ok=True)
     run = {"model": model, "epochs": epochs, "seed": seed, "data": data, "quick": quick}
-    _write_json(out / "run.json", run)
+    write_json(out / "run.json", run)
     keras.utils.set_random_seed(seed)
     net = gan.build_gan(recipe, seed=seed)
     dataset = datasets.as_dataset(images, recipe.batch_size, seed=seed, scale="tanh")
@@ -118,9 +119,8 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
     training.fit_run(net, dataset, out, epochs, z, verbose=verbose)
     training.finish_run(net, out, z)
     path = out / MODEL_FILES[model]
-    tmp = out / f".tmp-{path.name}"  # .keras suffix kept: Keras insists on it
-    net.ema_generator.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        net.ema_generator.save(tmp)
     return path
 
 
@@ -153,15 +153,12 @@ def sample(run_dir: Path, num: int, seed: int = 0) -> np.ndarray:
 
 def save_npz(path: Path, **arrays: np.ndarray) -> Path:
     """``np.savez_compressed`` written atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
+    return Path(path)
 
 
-def _write_json(path: Path, value: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=1))
-    os.replace(tmp, path)
+def write_json(path: Path, value: dict) -> None:
+    """``value`` as indented JSON, written atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=1))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -28,6 +27,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfimagegen import images
+from tfimagegen.files import atomic_path
+from tfimagegen.runs import write_json
 
 __all__ = ["SampleGrid", "StopOnNaN", "NaNLossError", "HistoryFile", "fixed_latents", "sample_grid",
            "run_callbacks", "write_gif", "fit_run", "finish_run", "read_history"]
@@ -57,12 +58,11 @@ def write_gif(frames: list[Path], path: Path, fps: float = 4.0) -> Path:
 
     The last frame is held two seconds longer, so the final result is visible.
     """
-    tmp = path.with_name(f".{path.name}.tmp")
     pictures = np.stack([iio.imread(f) for f in frames])
     durations = [1000 / fps] * len(frames)
     durations[-1] += 2000
-    iio.imwrite(tmp, pictures, extension=".gif", duration=durations, loop=0)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, pictures, duration=durations, loop=0)
     return path
 
 
@@ -132,9 +132,7 @@ class HistoryFile(keras.callbacks.Callback):
         record = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self.started, 3)}
         record.update({k: float(v) for k, v in (logs or {}).items()})
         self.epochs.append(record)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(json.dumps({"epochs": self.epochs}, indent=1))
-        os.replace(tmp, self.path)
+        write_json(self.path, {"epochs": self.epochs})
 
 
 def run_callbacks(out: Path, z: tf.Tensor) -> list[keras.callbacks.Callback]:
