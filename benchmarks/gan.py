@@ -27,7 +27,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
-from tfimagegen import data, gan, metrics  # noqa: E402
+from tfimagegen import data, gan, metrics, training  # noqa: E402
 
 
 def tutorial_gan(seed: int) -> gan.GAN:
@@ -55,26 +55,10 @@ def tutorial_gan(seed: int) -> gan.GAN:
     return model
 
 
-class Budget(keras.callbacks.Callback):
-    """Stop at the end of the first epoch that passes ``seconds`` of training."""
-
-    def __init__(self, seconds: float):
-        super().__init__()
-        self.seconds, self.epochs = seconds, 0
-
-    def on_train_begin(self, logs=None) -> None:
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
-        self.epochs = epoch + 1
-        if time.perf_counter() - self.start >= self.seconds:
-            self.model.stop_training = True
-
-
 def train_for(model: gan.GAN, batch_size: int, seconds: float, seed: int) -> dict:
     images, _ = data.embedded_split("train")
     dataset = data.as_dataset(images, batch_size, seed=seed)
-    budget = Budget(seconds)
+    budget = training.TimeBudget(seconds)
     start = time.perf_counter()
     model.fit(dataset, epochs=100_000, verbose=0, shuffle=False, callbacks=[budget])
     elapsed = time.perf_counter() - start

@@ -120,7 +120,14 @@ def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
     (None, ["train", "gan", "--out", "{dir}", "--epochs", "0"], "--epochs must be >= 1"),
     (None, ["train", "gan", "--out", "{dir}", "--data", "digits.csv"], "--data must be"),
     (None, ["train", "gan", "--out", "{dir}", "--data", "{dir}/missing.npz"], "no such file"),
-    (None, ["train", "vae", "--out", "{dir}"], "invalid choice"),
+    (None, ["train", "diffusion", "--out", "{dir}"], "invalid choice"),
+    (None, ["train", "vae", "--out", "{dir}", "--latent-dim", "0"], "--latent-dim must be >= 1"),
+    ("gan-run", ["train", "vae", "--out", "{dir}"], "holds a gan run, not a vae run"),
+    ("vae-run", ["train", "vae", "--out", "{dir}", "--latent-dim", "2"], "latent dim 16, not 2"),
+    (None, ["elbo", "{dir}", "--data", "{dir}/missing.npz"], "no such file"),
+    ("digits", ["elbo", "{dir}", "--data", "{data}"], "not a tfimagegen run folder"),
+    ("digits", ["elbo", "{dir}", "--data", "{data}", "--k", "0"], "--k must be >= 1"),
+    ("floats", ["elbo", "{dir}", "--data", "{data}"], "must be uint8"),
     (None, ["sample", "{dir}", "--out", "{dir}/s.npz"], "not a tfimagegen run folder"),
     ("unfinished", ["sample", "{dir}", "--out", "{dir}/s.npz"], "has not finished"),
     ("unfinished", ["sample", "{dir}", "--out", "{dir}/s.png"], "must end in .npz"),
@@ -133,7 +140,13 @@ def test_train_and_sample_failures_exit_2_with_one_line(tmp_path, capsys, setup,
         (run_dir / "thesis.tex").write_text("precious")
     elif setup == "unfinished":
         (run_dir / "run.json").write_text(json.dumps({"model": "gan"}))
-    assert main([a.format(dir=run_dir) for a in args]) == 2
+    elif setup in ("gan-run", "vae-run"):
+        model = setup.split("-")[0]
+        (run_dir / "run.json").write_text(json.dumps({"model": model, "latent_dim": 16}))
+    elif setup in ("digits", "floats"):
+        x = np.zeros((4, 28, 28), np.uint8 if setup == "digits" else np.float32)
+        np.savez(tmp_path / "digits.npz", x=x)
+    assert main([a.format(dir=run_dir, data=tmp_path / "digits.npz") for a in args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     if setup == "foreign":
@@ -150,7 +163,77 @@ def test_train_failure_in_a_real_shell_prints_exactly_one_line(tmp_path):
         "run folder; choose another --out"]
 
 
+def test_elbo_refuses_a_gan_run(quick_run, tmp_path, capsys):
+    np.savez(tmp_path / "digits.npz", x=np.zeros((4, 28, 28), np.uint8))
+    assert main(["elbo", str(quick_run), "--data", str(tmp_path / "digits.npz")]) == 2
+    assert "a GAN has no likelihood" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def quick_vae_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "vae"
+    assert main(["train", "vae", "--out", str(out), "--quick", "--latent-dim", "4"]) == 0
+    return out
+
+
+def test_train_vae_writes_the_promised_files(quick_vae_run):
+    for name in ("vae.keras", "samples.png", "progress.gif", "history.json", "run.json"):
+        assert (quick_vae_run / name).is_file(), name
+    history = training.read_history(quick_vae_run)
+    assert [e["epoch"] for e in history] == [1, 2]
+    assert {"seconds", "loss", "reconstruction", "kl"} <= set(history[0])
+    assert json.loads((quick_vae_run / "run.json").read_text())["latent_dim"] == 4
+
+
+def test_train_vae_resumes_and_trains_only_the_new_epochs(quick_vae_run, tmp_path):
+    import shutil
+
+    out = tmp_path / "vae"
+    shutil.copytree(quick_vae_run, out)
+    before = training.read_history(out)
+    args = ["train", "vae", "--out", str(out), "--quick", "--latent-dim", "4"]
+    assert main([*args, "--epochs", "3"]) == 0
+    history = training.read_history(out)
+    assert [e["epoch"] for e in history] == [1, 2, 3] and history[:2] == before
+
+
+def test_sample_from_a_vae_run_gives_uint8_digits(quick_vae_run, tmp_path):
+    for name in ("a.npz", "b.npz"):
+        assert main(["sample", str(quick_vae_run), "--num", "20", "--seed", "2",
+                     "--out", str(tmp_path / name)]) == 0
+    a, b = np.load(tmp_path / "a.npz")["images"], np.load(tmp_path / "b.npz")["images"]
+    assert a.shape == (20, 28, 28, 1) and a.dtype == np.uint8 and np.array_equal(a, b)
+    assert len(np.unique(a)) > 2  # pixel means, not binarised samples
+
+
+def test_elbo_command_prints_one_json_line(quick_vae_run, tmp_path, capsys):
+    from tfimagegen import data, vae
+
+    digits = data.embedded_split("test")[0][:50, ..., 0]
+    np.savez(tmp_path / "test.npz", x=digits)
+    capsys.readouterr()
+    assert main(["elbo", str(quick_vae_run), "--data", str(tmp_path / "test.npz")]) == 0
+    single = json.loads(capsys.readouterr().out)
+    assert main(["elbo", str(quick_vae_run), "--data", str(tmp_path / "test.npz"),
+                 "--k", "50"]) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert set(single) == {"elbo"} and set(both) == {"elbo", "iwae", "k"} and both["k"] == 50
+    assert single["elbo"] == both["elbo"] < both["iwae"] < 0
+    model = keras.saving.load_model(quick_vae_run / "vae.keras", safe_mode=True)
+    assert single["elbo"] == round(vae.elbo(model, digits), 4)
+
+
 def test_load_training_images_checks_npz_shape(tmp_path):
     np.savez(tmp_path / "big.npz", x=np.zeros((4, 32, 32, 1), np.uint8))
     with pytest.raises(runs.RunError, match="28x28"):
         runs.load_training_images(str(tmp_path / "big.npz"))
+
+
+def test_time_budget_stops_after_the_first_epoch_past_it():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    budget = training.TimeBudget(1e-9)
+    history = model.fit(np.ones((8, 2)), np.zeros(8), epochs=5, verbose=0, callbacks=[budget])
+    assert budget.epochs == 1 and len(history.history["loss"]) == 1
+    with pytest.raises(ValueError, match="seconds must be > 0"):
+        training.TimeBudget(0)

@@ -30,8 +30,8 @@ from tfimagegen import images
 from tfimagegen.files import atomic_path
 from tfimagegen.runs import write_json
 
-__all__ = ["SampleGrid", "StopOnNaN", "NaNLossError", "HistoryFile", "fixed_latents", "sample_grid",
-           "run_callbacks", "write_gif", "fit_run", "finish_run", "read_history"]
+__all__ = ["SampleGrid", "StopOnNaN", "NaNLossError", "HistoryFile", "TimeBudget", "fixed_latents",
+           "sample_grid", "run_callbacks", "write_gif", "fit_run", "finish_run", "read_history"]
 
 
 def fixed_latents(num: int, latent_dim: int, seed: int) -> tf.Tensor:
@@ -135,6 +135,28 @@ class HistoryFile(keras.callbacks.Callback):
         write_json(self.path, {"epochs": self.epochs})
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stop at the end of the first epoch that passes ``seconds`` of training.
+
+    For comparing recipes at the same wall-clock budget (``benchmarks/``). After
+    ``fit``, ``epochs`` says how many epochs ran.
+    """
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        if not seconds > 0:
+            raise ValueError(f"seconds must be > 0, got {seconds!r}")
+        self.seconds, self.epochs = seconds, 0
+
+    def on_train_begin(self, logs=None) -> None:
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.epochs = epoch + 1
+        if time.perf_counter() - self.start >= self.seconds:
+            self.model.stop_training = True
+
+
 def run_callbacks(out: Path, z: tf.Tensor) -> list[keras.callbacks.Callback]:
     """The callbacks of a run folder: resume, NaN stop, history, sample grids."""
     out = Path(out)
@@ -153,11 +175,13 @@ def read_history(out: Path) -> list[dict]:
 
 
 def fit_run(model: keras.Model, dataset: tf.data.Dataset, out: Path, epochs: int,
-            z: tf.Tensor, verbose: int | str = "auto") -> list[dict]:
+            z: tf.Tensor, verbose: int | str = "auto",
+            validation_data: tf.data.Dataset | None = None) -> list[dict]:
     """Train ``model`` into the run folder ``out``, resuming where it stopped.
 
     Rerunning after an interruption (even ``kill -9``) restores the last
-    finished epoch from ``out/backup`` and carries on to ``epochs``.
+    finished epoch from ``out/backup`` and carries on to ``epochs``. With
+    ``validation_data``, each epoch's record also holds ``val_``-prefixed scores.
 
     Returns:
         The run's per-epoch history records.
@@ -165,7 +189,7 @@ def fit_run(model: keras.Model, dataset: tf.data.Dataset, out: Path, epochs: int
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.fit(dataset, epochs=epochs, callbacks=run_callbacks(out, z), verbose=verbose,
-              shuffle=False)
+              shuffle=False, validation_data=validation_data)
     return read_history(out)
 
 
