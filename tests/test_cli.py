@@ -70,4 +70,5 @@ def test_demo_writes_the_gallery(tmp_path):
     names = {p.name for p in (tmp_path / "demo").iterdir()}
     assert {"gaussian.png", "uniform.png", "fractal.png", "overview.png",
             "photo_gaussian_0.05.png", "photo_gaussian_0.15.png",
-            "photo_gaussian_0.3.png", "gan_samples.png"} <= names
+            "photo_gaussian_0.3.png", "gan_samples.png", "vae_samples.png",
+            "vae_latent_map.png"} <= names

@@ -6,8 +6,10 @@ Commands (each documented in the README):
 * ``demo --out DIR``: the main job of ``make demo``: noise images and a gallery.
 * ``evaluate SAMPLES.npz [--reference REAL.npz]``: quality scores as one JSON line.
 * ``train-classifier [--out PATH]``: rebuild the metrics classifier's weights.
-* ``train gan --out DIR [--epochs N] [--seed S] [--data D] [--quick]``: train or resume.
+* ``train {gan,vae} --out DIR [--latent-dim D] [--epochs N] [--seed S] [--data D] [--quick]``:
+  train or resume.
 * ``sample DIR --num N --seed S --out FILE.npz``: digits from a trained run.
+* ``elbo DIR --data PATH.npz [--k K]``: a VAE's ELBO (and IWAE bound) as one JSON line.
 
 Bad arguments exit with status 2 and one line on stderr, no traceback, and
 leave no output file. Arguments are checked before TensorFlow is imported, so
@@ -131,6 +133,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.latent_dim is not None and args.latent_dim < 1:
+        raise UsageError(f"--latent-dim must be >= 1, got {args.latent_dim}")
     try:  # everything a user can get wrong is checked before TensorFlow loads
         runs.read_run(Path(args.out))
         runs.check_data_arg(args.data)
@@ -141,7 +145,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     try:
         path = runs.train(args.model, Path(args.out), epochs=args.epochs, seed=args.seed,
-                          data=args.data, quick=args.quick)
+                          data=args.data, quick=args.quick, latent_dim=args.latent_dim)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
     except training.NaNLossError as err:
@@ -161,6 +165,19 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         raise UsageError(str(err)) from None
     runs.save_npz(Path(args.out), images=digits)
     print(f"wrote {args.out}: images {digits.shape} uint8")
+
+
+def _cmd_elbo(args: argparse.Namespace) -> None:
+    from tfimagegen import runs
+
+    if args.k < 1:
+        raise UsageError(f"--k must be >= 1, got {args.k}")
+    try:
+        result = runs.likelihood(Path(args.run_dir), args.data, k=args.k, seed=args.seed)
+    except runs.RunError as err:
+        raise UsageError(str(err)) from None
+    print(json.dumps({key: round(v, 4) if isinstance(v, float) else v
+                      for key, v in result.items()}))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,8 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train_classifier)
 
     p = sub.add_parser("train", help="train a generative model (resumes an unfinished run)")
-    p.add_argument("model", choices=["gan"])
+    p.add_argument("model", choices=["gan", "vae"])
     p.add_argument("--out", required=True, help="run folder; rerun to resume")
+    p.add_argument("--latent-dim", type=int, default=None,
+                   help="size of the latent space (default: the recipe's, 64 gan / 16 vae)")
     p.add_argument("--epochs", type=int, default=None,
                    help="default: the notebook's full-mode recipe")
     p.add_argument("--seed", type=int, default=0)
@@ -215,6 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help=".npz file; images under the key 'images'")
     p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("elbo", help="a VAE run's log-likelihood bounds on digits, in nats")
+    p.add_argument("run_dir", help="a finished 'train vae' run folder")
+    p.add_argument("--data", required=True, help=".npz with uint8 28x28 digits under the key x")
+    p.add_argument("--k", type=int, default=1,
+                   help="importance samples: 1 prints the ELBO; k > 1 adds the IWAE bound")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_elbo)
     return parser
 
 

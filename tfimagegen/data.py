@@ -34,6 +34,7 @@ __all__ = [
     "embedded_split",
     "as_dataset",
     "scale_images",
+    "binarize",
     "to_unit_digits",
 ]
 
@@ -222,6 +223,32 @@ def scale_images(images, scale: str = "tanh"):
     _check_choice("scale", scale, tuple(PIXEL_RANGES))
     low, high = PIXEL_RANGES[scale]
     return tf.cast(images, tf.float32) * ((high - low) / 255.0) + low
+
+
+def binarize(images: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Black-and-white digits for Bernoulli decoders: pixels above ``threshold`` become white.
+
+    As in the TensorFlow CVAE tutorial (``np.where(x / 255 > 0.5, 1.0, 0.0)``),
+    so log-likelihoods in nats compare with its numbers.
+
+    Args:
+        images: uint8 in [0, 255], any shape.
+        threshold: in (0, 1), as a fraction of white.
+
+    Returns:
+        uint8 of the same shape, every pixel 0 or 255 (``as_dataset(..., scale="unit")``
+        then feeds exact 0.0 and 1.0).
+
+    Raises:
+        TypeError: images that are not uint8.
+        ValueError: a threshold outside (0, 1).
+    """
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"images must be uint8 in [0, 255], got dtype {images.dtype}")
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+    return np.where(images / 255.0 > threshold, 255, 0).astype(np.uint8)
 
 
 def as_dataset(images: np.ndarray, batch_size: int, *, seed: int,

@@ -13,6 +13,7 @@ from tfimagegen import images, noise
 
 NOISE_LEVELS = (0.05, 0.15, 0.3)  # stddev of the Gaussian noise added to the photo
 DEMO_GAN_EPOCHS = 10  # a short GAN: rough but recognisable digits in about a minute
+DEMO_VAE_EPOCHS = 15  # each of the two short VAEs (16-D for samples, 2-D for the map): ~30 s
 
 
 def noise_gallery(seed: int = 0) -> dict[str, np.ndarray]:
@@ -34,16 +35,25 @@ def noise_gallery(seed: int = 0) -> dict[str, np.ndarray]:
 def run(out: Path, seed: int = 0, quick: bool = False) -> list[Path]:
     """Write the gallery as PNGs plus ``overview.png``; return the paths.
 
-    Trains a short GAN into ``out/gan`` (resumable; ``quick``: a smoke-test run)
-    and adds its samples as ``gan_samples.png``.
+    Trains a short GAN into ``out/gan`` and two short VAEs into ``out/vae`` and
+    ``out/vae_2d`` (all resumable; ``quick``: smoke-test runs), and adds the GAN's
+    and the VAE's samples (``gan_samples.png``, ``vae_samples.png``) and the 2-D
+    VAE's latent map (``vae_latent_map.png``).
     """
-    from tfimagegen import runs
+    from tfimagegen import runs, vae
 
     out.mkdir(parents=True, exist_ok=True)
     gallery = noise_gallery(seed)
     runs.train("gan", out / "gan", epochs=None if quick else DEMO_GAN_EPOCHS, seed=seed,
                quick=quick, verbose=2)
     gallery["gan_samples"] = images.load_image(out / "gan" / "samples.png")
+    vae_epochs = None if quick else DEMO_VAE_EPOCHS
+    runs.train("vae", out / "vae", epochs=vae_epochs, seed=seed, quick=quick, verbose=2)
+    gallery["vae_samples"] = images.load_image(out / "vae" / "samples.png")
+    map_path = runs.train("vae", out / "vae_2d", epochs=vae_epochs, seed=seed, quick=quick,
+                          latent_dim=2, verbose=2)
+    model, _ = runs.load_run_model(map_path.parent)
+    gallery["vae_latent_map"] = vae.latent_grid(model, n=16)
     written = [images.save_image(out / f"{name}.png", image) for name, image in gallery.items()]
     fig = images.show_grid(list(gallery.values()), titles=list(gallery), ncols=4, size=3)
     overview = out / "overview.png"

@@ -1,4 +1,4 @@
-"""Training runs behind the CLI: ``train gan``, ``sample``.
+"""Training runs behind the CLI: ``train gan``, ``train vae``, ``sample``, ``elbo``.
 
 A run folder (see :mod:`tfimagegen.training`) starts with ``run.json``, which
 says which model it holds; that is how ``sample`` knows what to load and how a
@@ -7,6 +7,7 @@ rerun knows it may resume. Everything here is also callable from Python.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,8 +15,8 @@ import numpy as np
 
 from tfimagegen.files import atomic_path
 
-MODELS = ("gan",)
-MODEL_FILES = {"gan": "generator.keras"}
+MODELS = ("gan", "vae")
+MODEL_FILES = {"gan": "generator.keras", "vae": "vae.keras"}
 QUICK_IMAGES = 512  # --quick trains on this many images, for tests and smoke runs
 
 
@@ -87,45 +88,75 @@ def load_training_images(source: str, quick: bool = False) -> np.ndarray:
     return images[:QUICK_IMAGES] if quick else images
 
 
-def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
-          data: str = "mnist", quick: bool = False, verbose: int | str = "auto") -> Path:
-    """Train (or resume) a run; returns the saved model file.
+def _recipe(model: str, latent_dim: int | None):
+    from tfimagegen import gan, vae
 
-    Defaults are the notebook's full-mode recipe; ``quick`` uses its quick epochs
-    and :data:`QUICK_IMAGES` images.
+    recipe = gan.Recipe() if model == "gan" else vae.Recipe()
+    if latent_dim is not None:
+        if latent_dim < 1:
+            raise RunError(f"--latent-dim must be >= 1, got {latent_dim}")
+        recipe = dataclasses.replace(recipe, latent_dim=latent_dim)
+    return recipe
+
+
+def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
+          data: str = "mnist", quick: bool = False, latent_dim: int | None = None,
+          verbose: int | str = "auto") -> Path:
+    """Train (or resume) a ``"gan"`` or ``"vae"`` run; returns the saved model file.
+
+    Defaults are the notebook's full-mode recipe (``gan.Recipe``, ``vae.Recipe``);
+    ``quick`` uses its quick epochs and :data:`QUICK_IMAGES` images. A VAE
+    trains on the digits binarised at 0.5 (``data.binarize``).
+
+    Raises:
+        RunError: an unknown model, bad numbers, or a folder holding another run.
     """
     import keras
 
     from tfimagegen import data as datasets
-    from tfimagegen import gan, training
+    from tfimagegen import gan, training, vae
 
+    if model not in MODELS:
+        raise RunError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
     out = Path(out)
     previous = read_run(out)
+    recipe = _recipe(model, latent_dim)
     if previous is not None and previous["model"] != model:
         raise RunError(f"{out} holds a {previous['model']} run, not a {model} run")
-    recipe = gan.Recipe()
+    if previous is not None and previous.get("latent_dim", recipe.latent_dim) != recipe.latent_dim:
+        raise RunError(f"{out} holds a run with latent dim {previous['latent_dim']}, not "
+                       f"{recipe.latent_dim}; choose another --out")
     epochs = epochs or (recipe.quick_epochs if quick else recipe.epochs)
     if epochs < 1:
         raise RunError(f"--epochs must be >= 1, got {epochs}")
     images = load_training_images(data, quick)
 
     out.mkdir(parents=True, exist_ok=True)
-    run = {"model": model, "epochs": epochs, "seed": seed, "data": data, "quick": quick}
+    run = {"model": model, "epochs": epochs, "seed": seed, "data": data, "quick": quick,
+           "latent_dim": recipe.latent_dim}
     write_json(out / "run.json", run)
     keras.utils.set_random_seed(seed)
-    net = gan.build_gan(recipe, seed=seed)
-    dataset = datasets.as_dataset(images, recipe.batch_size, seed=seed, scale="tanh")
+    if model == "gan":
+        net = gan.build_gan(recipe, seed=seed)
+        dataset = datasets.as_dataset(images, recipe.batch_size, seed=seed, scale="tanh")
+    else:
+        net = vae.build_vae(recipe, seed=seed)
+        dataset = datasets.as_dataset(datasets.binarize(images), recipe.batch_size, seed=seed,
+                                      scale="unit")
     z = training.fixed_latents(64, recipe.latent_dim, seed)
     training.fit_run(net, dataset, out, epochs, z, verbose=verbose)
     training.finish_run(net, out, z)
     path = out / MODEL_FILES[model]
     with atomic_path(path) as tmp:
-        net.ema_generator.save(tmp)
+        (net.ema_generator if model == "gan" else net).save(tmp)
     return path
 
 
-def sample(run_dir: Path, num: int, seed: int = 0) -> np.ndarray:
-    """``num`` generated digits from a finished run: uint8 ``(num, 28, 28, 1)``.
+def load_run_model(run_dir: Path):
+    """The saved model of a finished run and its ``run.json``: ``(model, run)``.
+
+    A GAN run gives its (EMA) generator, a VAE run the whole :class:`vae.VAE`.
+    Loaded with ``safe_mode=True``.
 
     Raises:
         RunError: not a run folder, or one whose training has not finished.
@@ -136,19 +167,71 @@ def sample(run_dir: Path, num: int, seed: int = 0) -> np.ndarray:
     path = Path(run_dir) / MODEL_FILES[run["model"]]
     if not path.is_file():
         raise RunError(f"{path} is missing: the run has not finished; rerun its train command")
+    import keras
+
+    from tfimagegen import vae  # noqa: F401  (registers the VAE classes for loading)
+
+    return keras.saving.load_model(path, safe_mode=True), run
+
+
+def sample(run_dir: Path, num: int, seed: int = 0) -> np.ndarray:
+    """``num`` generated digits from a finished run: uint8 ``(num, 28, 28, 1)``.
+
+    A GAN run gives its generator's images, a VAE run its decoder's pixel
+    means (not binarised), both from ``z ~ N(0, I)`` drawn with ``seed``.
+
+    Raises:
+        RunError: not a run folder, one whose training has not finished, or ``num < 1``.
+    """
     if num < 1:
         raise RunError(f"--num must be >= 1, got {num}")
+    net, run = load_run_model(run_dir)
 
-    import keras
     import tensorflow as tf
 
     from tfimagegen import images
 
-    generator = keras.saving.load_model(path, safe_mode=True)
-    latent_dim = generator.input_shape[-1]
-    z = tf.random.stateless_normal((num, latent_dim), seed=[seed, 0])
+    if run["model"] == "gan":
+        generator, value_range = net, (-1.0, 1.0)
+    else:
+        generator, value_range = net.decoder, (0.0, 1.0)
+    z = tf.random.stateless_normal((num, generator.input_shape[-1]), seed=[seed, 0])
     x = generator.predict(z, batch_size=1000, verbose=0)
-    return images.to_uint8(x, value_range=(-1.0, 1.0))
+    if run["model"] == "vae":
+        x = tf.sigmoid(x).numpy()  # the decoder gives logits; the images are their means
+    return images.to_uint8(x, value_range=value_range)
+
+
+def likelihood(run_dir: Path, data_path: str, k: int = 1, seed: int = 0) -> dict:
+    """``{"elbo": ...}`` or, for ``k > 1``, ``{"elbo", "iwae", "k"}``: nats per image.
+
+    Scores a finished VAE run on the uint8 28×28 digits under the key ``x`` of
+    ``data_path``, binarised at 0.5 as in training.
+
+    Raises:
+        RunError: not a finished VAE run, ``k < 1``, or an unusable data file.
+    """
+    from tfimagegen import data
+
+    if k < 1:
+        raise RunError(f"--k must be >= 1, got {k}")
+    try:
+        digits, _ = data.load_npz(data_path)
+    except (FileNotFoundError, ValueError, TypeError) as err:
+        raise RunError(str(err)) from None
+    if digits.shape[1:] != (28, 28, 1):
+        raise RunError(f"--data {data_path}: the models take 28x28 greyscale digits, "
+                       f"got {digits.shape[1:]}")
+    net, run = load_run_model(run_dir)
+    if run["model"] != "vae":
+        raise RunError(f"{run_dir} holds a {run['model']} run; elbo needs a vae run "
+                       "(a GAN has no likelihood)")
+    from tfimagegen import vae
+
+    result = {"elbo": vae.elbo(net, digits, seed=seed)}
+    if k > 1:
+        result.update(iwae=vae.iwae_bound(net, digits, k, seed=seed), k=k)
+    return result
 
 
 def save_npz(path: Path, **arrays: np.ndarray) -> Path:
