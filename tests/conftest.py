@@ -1,7 +1,46 @@
-"""Shared test set-up: quiet TensorFlow, and the embedded-data switch."""
+"""Shared test set-up: quiet TensorFlow, the embedded-data switch, two-replica training."""
 
+import json
 import os
+import subprocess
+import sys
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["TFIMAGEGEN_QUICK"] = "1"
 os.environ["TFIMAGEGEN_DATA_SOURCE"] = "embedded"  # never touch the network
+
+
+TWO_REPLICAS = """
+import json, math, keras, numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tfimagegen import data, gan, vae
+keras.utils.set_random_seed(0)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+x, _ = data.embedded_split("test")
+{build}
+logs = model.fit(dataset, epochs=2, verbose=0, shuffle=False)
+per_replica = [v.value.values for v in model.weights if hasattr(v.value, "values")]
+print(json.dumps({{
+    "replicas": strategy.num_replicas_in_sync, "mirrored": len(per_replica),
+    "agree": all(np.array_equal(a.numpy(), b.numpy()) for a, b in per_replica),
+    "finite": all(math.isfinite(v[-1]) for v in logs.history.values())}}))
+"""
+
+
+def _train_on_two_cpu_replicas(build: str) -> dict:
+    """Run ``build`` (which sets ``model`` and ``dataset``) and two epochs of ``fit`` in a
+    fresh process under ``MirroredStrategy`` over two logical CPUs; return its report."""
+    result = subprocess.run([sys.executable, "-c", TWO_REPLICAS.format(build=build)],
+                            capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def two_replica_training():
+    """``two_replica_training(build) -> {"replicas", "mirrored", "agree", "finite"}``."""
+    return _train_on_two_cpu_replicas

@@ -95,32 +95,10 @@ def test_bad_ema_is_rejected():
         gan.GAN(gan.make_generator(8, 16), gan.make_discriminator(16), latent_dim=8, ema=1.0)
 
 
-MIRRORED = """
-import json, math, keras, numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from tfimagegen import data, gan
-keras.utils.set_random_seed(0)
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-recipe = gan.Recipe(width=16, latent_dim=8, batch_size=32)
-model = gan.build_gan(recipe, seed=0, strategy=strategy)
-x, _ = data.embedded_split("test")
-logs = model.fit(data.as_dataset(x[:128], 32, seed=0), epochs=2, verbose=0, shuffle=False)
-per_replica = [v.value.values for v in model.weights if hasattr(v.value, "values")]
-agree = all(np.array_equal(a.numpy(), b.numpy()) for a, b in per_replica)
-mirrored = len(per_replica)
-print(json.dumps({"replicas": strategy.num_replicas_in_sync, "agree": agree,
-                  "mirrored": mirrored,
-                  "finite": all(math.isfinite(v[-1]) for v in logs.history.values())}))
-"""
-
-
-def test_mirrored_strategy_over_two_cpu_devices_trains_and_replicas_agree():
-    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    import json
-
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+def test_mirrored_strategy_over_two_cpu_devices_trains_and_replicas_agree(two_replica_training):
+    report = two_replica_training(
+        "model = gan.build_gan(gan.Recipe(width=16, latent_dim=8, batch_size=32), seed=0, "
+        "strategy=strategy)\n"
+        "dataset = data.as_dataset(x[:128], 32, seed=0)")
     assert report["replicas"] == 2 and report["mirrored"] > 10
     assert report["agree"] and report["finite"]

@@ -188,31 +188,9 @@ def test_vae_reloads_in_a_fresh_process_with_safe_mode(trained, digits, tmp_path
     assert report["iterations"] == int(trained.optimizer.iterations) > 0  # optimiser state too
 
 
-MIRRORED = """
-import json, math, keras, numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from tfimagegen import data, vae
-keras.utils.set_random_seed(0)
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-model = vae.build_vae(vae.Recipe(latent_dim=4, width=8), seed=0, strategy=strategy)
-x, _ = data.embedded_split("test")
-ds = data.as_dataset(data.binarize(x[:128]), 32, seed=0, scale="unit")
-logs = model.fit(ds, epochs=2, verbose=0, shuffle=False)
-per_replica = [v.value.values for v in model.weights if hasattr(v.value, "values")]
-agree = all(np.array_equal(a.numpy(), b.numpy()) for a, b in per_replica)
-print(json.dumps({"replicas": strategy.num_replicas_in_sync, "agree": agree,
-                  "mirrored": len(per_replica),
-                  "finite": all(math.isfinite(v[-1]) for v in logs.history.values())}))
-"""
-
-
-def test_mirrored_strategy_over_two_cpu_devices_trains_and_replicas_agree():
-    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    import json
-
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+def test_mirrored_strategy_over_two_cpu_devices_trains_and_replicas_agree(two_replica_training):
+    report = two_replica_training(
+        "model = vae.build_vae(vae.Recipe(latent_dim=4, width=8), seed=0, strategy=strategy)\n"
+        "dataset = data.as_dataset(data.binarize(x[:128]), 32, seed=0, scale='unit')")
     assert report["replicas"] == 2 and report["mirrored"] > 8
     assert report["agree"] and report["finite"]

@@ -78,14 +78,26 @@ def load_training_images(source: str, quick: bool = False) -> np.ndarray:
         except RuntimeError as err:
             raise RunError(str(err)) from None
     elif source.endswith(".npz"):
-        try:
-            images, _ = data.load_npz(source)
-        except (FileNotFoundError, ValueError, TypeError) as err:
-            raise RunError(str(err)) from None
-        if images.shape[1:] != (28, 28, 1):
-            raise RunError(f"--data {source}: the models take 28x28 greyscale images, "
-                           f"got {images.shape[1:]}")
+        images = load_digits_npz(source)
     return images[:QUICK_IMAGES] if quick else images
+
+
+def load_digits_npz(path: str) -> np.ndarray:
+    """uint8 ``(N, 28, 28, 1)`` digits under the key ``x`` of an ``.npz`` file.
+
+    Raises:
+        RunError: a missing or unreadable file, a missing key, a wrong dtype or shape.
+    """
+    from tfimagegen import data
+
+    try:
+        images, _ = data.load_npz(path)
+    except (FileNotFoundError, ValueError, TypeError) as err:
+        raise RunError(str(err)) from None
+    if images.shape[1:] != (28, 28, 1):
+        raise RunError(f"--data {path}: the models take 28x28 greyscale images, "
+                       f"got {images.shape[1:]}")
+    return images
 
 
 def _recipe(model: str, latent_dim: int | None):
@@ -211,17 +223,9 @@ def likelihood(run_dir: Path, data_path: str, k: int = 1, seed: int = 0) -> dict
     Raises:
         RunError: not a finished VAE run, ``k < 1``, or an unusable data file.
     """
-    from tfimagegen import data
-
     if k < 1:
         raise RunError(f"--k must be >= 1, got {k}")
-    try:
-        digits, _ = data.load_npz(data_path)
-    except (FileNotFoundError, ValueError, TypeError) as err:
-        raise RunError(str(err)) from None
-    if digits.shape[1:] != (28, 28, 1):
-        raise RunError(f"--data {data_path}: the models take 28x28 greyscale digits, "
-                       f"got {digits.shape[1:]}")
+    digits = load_digits_npz(data_path)
     net, run = load_run_model(run_dir)
     if run["model"] != "vae":
         raise RunError(f"{run_dir} holds a {run['model']} run; elbo needs a vae run "
