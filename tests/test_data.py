@@ -128,6 +128,24 @@ def test_as_dataset_bad_input(kwargs, error, match):
         data.as_dataset(args.pop("images"), args.pop("batch_size"), seed=0, **args)
 
 
+def test_binarize_keeps_shape_and_dtype_and_cuts_at_half_intensity():
+    x = np.array([[0, 127, 128, 255]], np.uint8).reshape(1, 2, 2, 1)
+    binary = data.binarize(x)
+    assert binary.shape == x.shape and binary.dtype == np.uint8
+    assert binary.ravel().tolist() == [0, 0, 255, 255]  # 127/255 < 0.5 < 128/255
+    assert data.binarize(x, threshold=0.9).ravel().tolist() == [0, 0, 0, 255]
+
+
+@pytest.mark.parametrize("images, threshold, error, match", [
+    (np.zeros((2, 28, 28), np.float32), 0.5, TypeError, "must be uint8"),
+    (np.zeros((2, 28, 28), np.uint8), 1.0, ValueError, r"threshold must be in \(0, 1\)"),
+    (np.zeros((2, 28, 28), np.uint8), 0.0, ValueError, r"threshold must be in \(0, 1\)"),
+])
+def test_binarize_bad_input(images, threshold, error, match):
+    with pytest.raises(error, match=match):
+        data.binarize(images, threshold)
+
+
 def test_to_unit_digits_detects_the_encoding():
     u8 = np.array([0, 255], np.uint8).repeat(392).reshape(1, 28, 28)
     for encoded in (u8, u8 / 255.0, u8 / 127.5 - 1):

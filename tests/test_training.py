@@ -223,6 +223,12 @@ def test_elbo_command_prints_one_json_line(quick_vae_run, tmp_path, capsys):
     assert single["elbo"] == round(vae.elbo(model, digits), 4)
 
 
+def test_train_from_python_rejects_an_unknown_model(tmp_path):
+    with pytest.raises(runs.RunError, match="model must be one of gan, vae, got 'diffusion'"):
+        runs.train("diffusion", tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_load_training_images_checks_npz_shape(tmp_path):
     np.savez(tmp_path / "big.npz", x=np.zeros((4, 32, 32, 1), np.uint8))
     with pytest.raises(runs.RunError, match="28x28"):
