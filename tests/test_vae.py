@@ -77,6 +77,11 @@ def test_training_tracks_three_finite_losses_and_lowers_the_loss(digits):
                        rtol=1e-5)
 
 
+def test_beta_may_be_any_real_number_type():
+    model = vae.VAE(vae.make_encoder(2, 8), vae.make_decoder(2, 8), beta=np.float32(0.5))
+    assert model.beta == 0.5
+
+
 def test_beta_weights_the_kl_term_in_the_loss(digits):
     keras.utils.set_random_seed(0)
     model = vae.build_vae(vae.Recipe(latent_dim=4, width=8, beta=4.0), seed=0)
@@ -87,6 +92,7 @@ def test_beta_weights_the_kl_term_in_the_loss(digits):
 @pytest.mark.parametrize("kwargs, message", [
     ({"beta": -1.0}, "beta must be a finite number >= 0"),
     ({"beta": float("nan")}, "beta must be a finite number >= 0"),
+    ({"beta": "1"}, "beta must be a finite number >= 0"),
     ({"shift": -1}, "shift must be an int >= 0"),
     ({"shift": 1.5}, "shift must be an int >= 0"),
 ])

@@ -18,6 +18,7 @@ means in [0, 1], are the images :meth:`VAE.sample` returns.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import keras
@@ -150,7 +151,7 @@ class VAE(keras.Model):
     def __init__(self, encoder: keras.Model, decoder: keras.Model, beta: float = Recipe.beta,
                  shift: int = 0, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
+        if not (isinstance(beta, numbers.Real) and math.isfinite(beta) and beta >= 0):
             raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
         if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or shift < 0:
             raise ValueError(f"shift must be an int >= 0 (pixels), got {shift!r}")
