@@ -1,5 +1,6 @@
 """tfimagegen.training and the train/sample CLI: run folders, resume, callbacks."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfimagegen import images, runs, training
+from tfimagegen import gan, images, runs, training
 from tfimagegen.__main__ import main
 
 
@@ -124,6 +125,8 @@ def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
     (None, ["train", "vae", "--out", "{dir}", "--latent-dim", "0"], "--latent-dim must be >= 1"),
     ("gan-run", ["train", "vae", "--out", "{dir}"], "holds a gan run, not a vae run"),
     ("vae-run", ["train", "vae", "--out", "{dir}", "--latent-dim", "2"], "latent dim 16, not 2"),
+    ("old-gan-run", ["train", "gan", "--out", "{dir}"],
+     f"another recipe (width 16, not {gan.Recipe().width})"),
     (None, ["elbo", "{dir}", "--data", "{dir}/missing.npz"], "no such file"),
     ("digits", ["elbo", "{dir}", "--data", "{data}"], "not a tfimagegen run folder"),
     ("digits", ["elbo", "{dir}", "--data", "{data}", "--k", "0"], "--k must be >= 1"),
@@ -143,6 +146,9 @@ def test_train_and_sample_failures_exit_2_with_one_line(tmp_path, capsys, setup,
     elif setup in ("gan-run", "vae-run"):
         model = setup.split("-")[0]
         (run_dir / "run.json").write_text(json.dumps({"model": model, "latent_dim": 16}))
+    elif setup == "old-gan-run":
+        recipe = {**dataclasses.asdict(gan.Recipe()), "width": 16}
+        (run_dir / "run.json").write_text(json.dumps({"model": "gan", "recipe": recipe}))
     elif setup in ("digits", "floats"):
         x = np.zeros((4, 28, 28), np.uint8 if setup == "digits" else np.float32)
         np.savez(tmp_path / "digits.npz", x=x)

@@ -121,7 +121,9 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
     trains on the digits binarised at 0.5 (``data.binarize``).
 
     Raises:
-        RunError: an unknown model, bad numbers, or a folder holding another run.
+        RunError: an unknown model, bad numbers, or a folder holding another run
+            (another model, or one made with other recipe settings, e.g. by an
+            older version of this package).
     """
     import keras
 
@@ -138,6 +140,14 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
     if previous is not None and previous.get("latent_dim", recipe.latent_dim) != recipe.latent_dim:
         raise RunError(f"{out} holds a run with latent dim {previous['latent_dim']}, not "
                        f"{recipe.latent_dim}; choose another --out")
+    settings = {k: v for k, v in dataclasses.asdict(recipe).items()
+                if k not in ("epochs", "quick_epochs")}
+    changed = {k: v for k, v in (previous or {}).get("recipe", {}).items()
+               if k in settings and settings[k] != v}
+    if changed:
+        raise RunError(f"{out} holds a run made with another recipe ("
+                       + ", ".join(f"{k} {v}, not {settings[k]}" for k, v in changed.items())
+                       + "); choose another --out")
     epochs = epochs or (recipe.quick_epochs if quick else recipe.epochs)
     if epochs < 1:
         raise RunError(f"--epochs must be >= 1, got {epochs}")
@@ -145,7 +155,7 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
 
     out.mkdir(parents=True, exist_ok=True)
     run = {"model": model, "epochs": epochs, "seed": seed, "data": data, "quick": quick,
-           "latent_dim": recipe.latent_dim}
+           "latent_dim": recipe.latent_dim, "recipe": settings}
     write_json(out / "run.json", run)
     keras.utils.set_random_seed(seed)
     if model == "gan":
