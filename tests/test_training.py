@@ -63,6 +63,15 @@ def test_write_gif_loops_and_holds_the_last_frame(tmp_path):
     assert durations == [500, 500, 2500]
 
 
+def test_write_gif_of_one_frame(tmp_path):
+    """A one-epoch run (``train gan --epochs 1``) has a single frame to write."""
+    frame = images.save_image(tmp_path / "f.png", np.full((8, 8), 200, np.uint8))
+    from PIL import Image
+
+    with Image.open(training.write_gif([frame], tmp_path / "p.gif", fps=2)) as gif:
+        assert gif.n_frames == 1 and gif.info["duration"] == 2500
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "gan"

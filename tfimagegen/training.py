@@ -61,8 +61,9 @@ def write_gif(frames: list[Path], path: Path, fps: float = 4.0) -> Path:
     pictures = np.stack([iio.imread(f) for f in frames])
     durations = [1000 / fps] * len(frames)
     durations[-1] += 2000
-    with atomic_path(path) as tmp:
-        iio.imwrite(tmp, pictures, duration=durations, loop=0)
+    with atomic_path(path) as tmp:  # Pillow takes one frame's duration as a number, not a list
+        iio.imwrite(tmp, pictures, duration=durations if len(frames) > 1 else durations[0],
+                    loop=0)
     return path
 
 
