@@ -19,7 +19,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from tfimagegen import data, gan, vae
 keras.utils.set_random_seed(0)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-x, _ = data.embedded_split("test")
+x, y = data.embedded_split("test")
 {build}
 logs = model.fit(dataset, epochs=2, verbose=0, shuffle=False)
 per_replica = [v.value.values for v in model.weights if hasattr(v.value, "values")]

@@ -105,6 +105,43 @@ def test_sample_writes_uint8_digits_and_repeats_with_seed(quick_run, tmp_path):
     assert np.array_equal(a[:10], b)
 
 
+def test_sample_from_a_conditional_run_saves_the_labels(quick_run, tmp_path):
+    assert json.loads((quick_run / "run.json").read_text())["recipe"]["num_classes"] == 10
+    assert main(["sample", str(quick_run), "--num", "25", "--out", str(tmp_path / "all.npz")]) == 0
+    assert main(["sample", str(quick_run), "--num", "25", "--label", "3",
+                 "--out", str(tmp_path / "threes.npz")]) == 0
+    every, threes = np.load(tmp_path / "all.npz"), np.load(tmp_path / "threes.npz")
+    assert every["labels"].tolist() == [i % 10 for i in range(25)]
+    assert threes["labels"].tolist() == [3] * 25
+    # same noise, same label: same image; another label: another image
+    assert np.array_equal(every["images"][3], threes["images"][3])
+    assert not np.array_equal(every["images"][4], threes["images"][4])
+
+
+@pytest.fixture(scope="module")
+def quick_unconditional_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "gan"
+    assert main(["train", "gan", "--out", str(out), "--quick", "--unconditional"]) == 0
+    return out
+
+
+def test_an_unconditional_run_samples_without_labels(quick_unconditional_run, tmp_path,
+                                                     capsys):
+    run = json.loads((quick_unconditional_run / "run.json").read_text())
+    assert run["recipe"]["num_classes"] == 0
+    assert main(["sample", str(quick_unconditional_run), "--num", "8",
+                 "--out", str(tmp_path / "s.npz")]) == 0
+    with np.load(tmp_path / "s.npz") as samples:
+        assert samples.files == ["images"] and samples["images"].shape == (8, 28, 28, 1)
+    capsys.readouterr()
+    assert main(["sample", str(quick_unconditional_run), "--label", "1",
+                 "--out", str(tmp_path / "t.npz")]) == 2
+    assert "this run is unconditional; it takes no label" in capsys.readouterr().err
+    # resuming it without --unconditional would build other networks: refused
+    assert main(["train", "gan", "--out", str(quick_unconditional_run), "--quick"]) == 2
+    assert "another recipe (num_classes 0, not 10)" in capsys.readouterr().err
+
+
 def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
     out = tmp_path / "run"
     args = ["train", "gan", "--out", out, "--quick", "--epochs", "4"]
@@ -136,6 +173,13 @@ def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
     ("vae-run", ["train", "vae", "--out", "{dir}", "--latent-dim", "2"], "latent dim 16, not 2"),
     ("old-gan-run", ["train", "gan", "--out", "{dir}"],
      f"another recipe (width 16, not {gan.Recipe().width})"),
+    ("pre-label-gan-run", ["train", "gan", "--out", "{dir}"],
+     "another recipe (num_classes 0, not 10)"),
+    ("digits", ["train", "gan", "--out", "{dir}", "--data", "{data}"],
+     "has no labels (an npz file needs the key 'y')"),
+    ("digits-10", ["train", "gan", "--out", "{dir}", "--data", "{data}"],
+     "labels must be in [0, 10), got up to 12"),
+    (None, ["train", "vae", "--out", "{dir}", "--unconditional"], "--unconditional is for gan"),
     (None, ["elbo", "{dir}", "--data", "{dir}/missing.npz"], "no such file"),
     ("digits", ["elbo", "{dir}", "--data", "{data}"], "not a tfimagegen run folder"),
     ("digits", ["elbo", "{dir}", "--data", "{data}", "--k", "0"], "--k must be >= 1"),
@@ -143,6 +187,8 @@ def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
     (None, ["sample", "{dir}", "--out", "{dir}/s.npz"], "not a tfimagegen run folder"),
     ("unfinished", ["sample", "{dir}", "--out", "{dir}/s.npz"], "has not finished"),
     ("unfinished", ["sample", "{dir}", "--out", "{dir}/s.png"], "must end in .npz"),
+    ("finished", ["sample", "{dir}", "--label", "10", "--out", "{dir}/s.npz"],
+     "this run draws classes 0 to 9"),
 ])
 def test_train_and_sample_failures_exit_2_with_one_line(tmp_path, capsys, setup, args,
                                                         message):
@@ -158,9 +204,21 @@ def test_train_and_sample_failures_exit_2_with_one_line(tmp_path, capsys, setup,
     elif setup == "old-gan-run":
         recipe = {**dataclasses.asdict(gan.Recipe()), "width": 16}
         (run_dir / "run.json").write_text(json.dumps({"model": "gan", "recipe": recipe}))
+    elif setup == "pre-label-gan-run":  # written before the recipe had num_classes
+        recipe = dataclasses.asdict(gan.Recipe())
+        del recipe["num_classes"]
+        (run_dir / "run.json").write_text(json.dumps({"model": "gan", "recipe": recipe}))
     elif setup in ("digits", "floats"):
         x = np.zeros((4, 28, 28), np.uint8 if setup == "digits" else np.float32)
         np.savez(tmp_path / "digits.npz", x=x)
+    elif setup == "digits-10":
+        np.savez(tmp_path / "digits.npz", x=np.zeros((4, 28, 28), np.uint8), y=[0, 1, 2, 12])
+    elif setup == "finished":
+        model = gan.build_gan(gan.Recipe(width=16, latent_dim=8), seed=0)
+        model.ema_generator.save(run_dir / "generator.keras")
+        recipe = dataclasses.asdict(gan.Recipe(width=16, latent_dim=8))
+        (run_dir / "run.json").write_text(json.dumps({"model": "gan", "latent_dim": 8,
+                                                      "recipe": recipe}))
     assert main([a.format(dir=run_dir, data=tmp_path / "digits.npz") for a in args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
@@ -244,10 +302,14 @@ def test_train_from_python_rejects_an_unknown_model(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_load_training_images_checks_npz_shape(tmp_path):
+def test_load_training_data_checks_npz_shape_and_gives_labels(tmp_path):
     np.savez(tmp_path / "big.npz", x=np.zeros((4, 32, 32, 1), np.uint8))
     with pytest.raises(runs.RunError, match="28x28"):
-        runs.load_training_images(str(tmp_path / "big.npz"))
+        runs.load_training_data(str(tmp_path / "big.npz"))
+    np.savez(tmp_path / "mine.npz", x=np.zeros((4, 28, 28), np.uint8), y=[3, 1, 4, 1])
+    images, labels = runs.load_training_data(str(tmp_path / "mine.npz"))
+    assert images.shape == (4, 28, 28, 1) and labels.tolist() == [3, 1, 4, 1]
+    assert runs.load_training_data("mnist", quick=True)[1].shape == (runs.QUICK_IMAGES,)
 
 
 def test_time_budget_stops_after_the_first_epoch_past_it():

@@ -6,9 +6,9 @@ Commands (each documented in the README):
 * ``demo --out DIR``: the main job of ``make demo``: noise images and a gallery.
 * ``evaluate SAMPLES.npz [--reference REAL.npz]``: quality scores as one JSON line.
 * ``train-classifier [--out PATH]``: rebuild the metrics classifier's weights.
-* ``train {gan,vae} --out DIR [--latent-dim D] [--epochs N] [--seed S] [--data D] [--quick]``:
-  train or resume.
-* ``sample DIR --num N --seed S --out FILE.npz``: digits from a trained run.
+* ``train {gan,vae} --out DIR [--latent-dim D] [--epochs N] [--seed S] [--data D] [--quick]
+  [--unconditional]``: train or resume.
+* ``sample DIR --num N --seed S [--label K] --out FILE.npz``: digits from a trained run.
 * ``elbo DIR --data PATH.npz [--k K]``: a VAE's ELBO (and IWAE bound) as one JSON line.
 
 Bad arguments exit with status 2 and one line on stderr, no traceback, and
@@ -135,6 +135,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
         raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
     if args.latent_dim is not None and args.latent_dim < 1:
         raise UsageError(f"--latent-dim must be >= 1, got {args.latent_dim}")
+    if args.unconditional and args.model != "gan":
+        raise UsageError("--unconditional is for gan runs; the VAE is always unconditional")
     try:  # everything a user can get wrong is checked before TensorFlow loads
         runs.read_run(Path(args.out))
         runs.check_data_arg(args.data)
@@ -145,7 +147,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     try:
         path = runs.train(args.model, Path(args.out), epochs=args.epochs, seed=args.seed,
-                          data=args.data, quick=args.quick, latent_dim=args.latent_dim)
+                          data=args.data, quick=args.quick, latent_dim=args.latent_dim,
+                          unconditional=args.unconditional)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
     except training.NaNLossError as err:
@@ -160,11 +163,16 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     if not args.out.endswith(".npz"):
         raise UsageError(f"--out must end in .npz, got {args.out}")
     try:
-        digits = runs.sample(Path(args.run_dir), args.num, args.seed)
+        digits, labels = runs.sample_with_labels(Path(args.run_dir), args.num, args.seed,
+                                                 args.label)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
-    runs.save_npz(Path(args.out), images=digits)
-    print(f"wrote {args.out}: images {digits.shape} uint8")
+    if labels is None:
+        runs.save_npz(Path(args.out), images=digits)
+        print(f"wrote {args.out}: images {digits.shape} uint8")
+    else:
+        runs.save_npz(Path(args.out), images=digits, labels=labels)
+        print(f"wrote {args.out}: images {digits.shape} uint8, labels {labels.shape} int32")
 
 
 def _cmd_elbo(args: argparse.Namespace) -> None:
@@ -224,15 +232,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None,
                    help="default: the notebook's full-mode recipe")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", default="mnist", help="mnist, fashion_mnist or PATH.npz (key x)")
+    p.add_argument("--data", default="mnist",
+                   help="mnist, fashion_mnist or PATH.npz (images under x, labels under y)")
     p.add_argument("--quick", action="store_true", help="a few epochs on a few images")
+    p.add_argument("--unconditional", action="store_true",
+                   help="gan: the classic GAN, not told which digit to draw (needs no labels)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sample", help="generate digits from a trained run")
     p.add_argument("run_dir", help="a run folder written by 'train'")
     p.add_argument("--num", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help=".npz file; images under the key 'images'")
+    p.add_argument("--label", type=int, default=None,
+                   help="conditional gan runs: draw only this class (default: all in turn)")
+    p.add_argument("--out", required=True,
+                   help=".npz file; images under the key 'images' (and 'labels', the class "
+                        "each was drawn as, for a conditional gan run)")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("elbo", help="a VAE run's log-likelihood bounds on digits, in nats")

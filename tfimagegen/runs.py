@@ -61,8 +61,11 @@ def check_data_arg(source: str) -> None:
         raise RunError(f"--data {source}: no such file")
 
 
-def load_training_images(source: str, quick: bool = False) -> np.ndarray:
-    """uint8 ``(N, 28, 28, 1)`` images for ``--data``: mnist, fashion_mnist or PATH.npz.
+def load_training_data(source: str, quick: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(images, labels)`` for ``--data``: mnist, fashion_mnist or PATH.npz.
+
+    Images are uint8 ``(N, 28, 28, 1)``; labels are integers ``(N,)``, or
+    ``None`` for an npz file without the key ``y``.
 
     Raises:
         RunError: an unknown name, or an npz file of the wrong shape.
@@ -71,19 +74,22 @@ def load_training_images(source: str, quick: bool = False) -> np.ndarray:
 
     check_data_arg(source)
     if source == "mnist":
-        images, _ = data.load_mnist("train")
+        images, labels = data.load_mnist("train")
     elif source == "fashion_mnist":
         try:
-            images, _ = data.load_fashion_mnist("train")
+            images, labels = data.load_fashion_mnist("train")
         except RuntimeError as err:
             raise RunError(str(err)) from None
     elif source.endswith(".npz"):
-        images = load_digits_npz(source)
-    return images[:QUICK_IMAGES] if quick else images
+        images, labels = load_digits_npz(source)
+    if quick:
+        images, labels = images[:QUICK_IMAGES], None if labels is None else labels[:QUICK_IMAGES]
+    return images, labels
 
 
-def load_digits_npz(path: str) -> np.ndarray:
-    """uint8 ``(N, 28, 28, 1)`` digits under the key ``x`` of an ``.npz`` file.
+def load_digits_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """uint8 ``(N, 28, 28, 1)`` digits under the key ``x`` of an ``.npz`` file, and
+    their labels under ``y`` (``(N,)`` integers) or ``None``.
 
     Raises:
         RunError: a missing or unreadable file, a missing key, a wrong dtype or shape.
@@ -91,16 +97,16 @@ def load_digits_npz(path: str) -> np.ndarray:
     from tfimagegen import data
 
     try:
-        images, _ = data.load_npz(path)
+        images, labels = data.load_npz(path)
     except (FileNotFoundError, ValueError, TypeError) as err:
         raise RunError(str(err)) from None
     if images.shape[1:] != (28, 28, 1):
         raise RunError(f"--data {path}: the models take 28x28 greyscale images, "
                        f"got {images.shape[1:]}")
-    return images
+    return images, labels
 
 
-def _recipe(model: str, latent_dim: int | None):
+def _recipe(model: str, latent_dim: int | None, unconditional: bool):
     from tfimagegen import gan, vae
 
     recipe = gan.Recipe() if model == "gan" else vae.Recipe()
@@ -108,17 +114,34 @@ def _recipe(model: str, latent_dim: int | None):
         if latent_dim < 1:
             raise RunError(f"--latent-dim must be >= 1, got {latent_dim}")
         recipe = dataclasses.replace(recipe, latent_dim=latent_dim)
+    if unconditional:
+        if model != "gan":
+            raise RunError("--unconditional is for gan runs; the VAE is always unconditional")
+        recipe = dataclasses.replace(recipe, num_classes=0)
     return recipe
+
+
+def _check_labels(labels: np.ndarray | None, num_classes: int, data: str) -> np.ndarray:
+    if labels is None:
+        raise RunError(f"--data {data} has no labels (an npz file needs the key 'y'); the GAN "
+                       "is told which digit to draw, so it needs them: add them, or pass "
+                       "--unconditional")
+    if len(labels) and labels.max() >= num_classes:
+        raise RunError(f"--data {data}: labels must be in [0, {num_classes}), "
+                       f"got up to {labels.max()}")
+    return labels
 
 
 def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
           data: str = "mnist", quick: bool = False, latent_dim: int | None = None,
-          verbose: int | str = "auto") -> Path:
+          unconditional: bool = False, verbose: int | str = "auto") -> Path:
     """Train (or resume) a ``"gan"`` or ``"vae"`` run; returns the saved model file.
 
     Defaults are the notebook's full-mode recipe (``gan.Recipe``, ``vae.Recipe``);
     ``quick`` uses its quick epochs and :data:`QUICK_IMAGES` images. A VAE
-    trains on the digits binarised at 0.5 (``data.binarize``).
+    trains on the digits binarised at 0.5 (``data.binarize``). A GAN is
+    class-conditional and trains on the labels too, unless ``unconditional``
+    (``gan.Recipe(num_classes=0)``).
 
     Raises:
         RunError: an unknown model, bad numbers, or a folder holding another run
@@ -134,7 +157,7 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
         raise RunError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
     out = Path(out)
     previous = read_run(out)
-    recipe = _recipe(model, latent_dim)
+    recipe = _recipe(model, latent_dim, unconditional)
     if previous is not None and previous["model"] != model:
         raise RunError(f"{out} holds a {previous['model']} run, not a {model} run")
     if previous is not None and previous.get("latent_dim", recipe.latent_dim) != recipe.latent_dim:
@@ -142,8 +165,10 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
                        f"{recipe.latent_dim}; choose another --out")
     settings = {k: v for k, v in dataclasses.asdict(recipe).items()
                 if k not in ("epochs", "quick_epochs")}
-    changed = {k: v for k, v in (previous or {}).get("recipe", {}).items()
-               if k in settings and settings[k] != v}
+    before = dict((previous or {}).get("recipe", {}))
+    if model == "gan" and before:
+        before.setdefault("num_classes", 0)  # GAN runs made before labels were added
+    changed = {k: v for k, v in before.items() if k in settings and settings[k] != v}
     if changed:
         raise RunError(f"{out} holds a run made with another recipe ("
                        + ", ".join(f"{k} {v}, not {settings[k]}" for k, v in changed.items())
@@ -151,7 +176,10 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
     epochs = epochs or (recipe.quick_epochs if quick else recipe.epochs)
     if epochs < 1:
         raise RunError(f"--epochs must be >= 1, got {epochs}")
-    images = load_training_images(data, quick)
+    images, labels = load_training_data(data, quick)
+    num_classes = getattr(recipe, "num_classes", 0)
+    if num_classes:
+        labels = _check_labels(labels, num_classes, data)
 
     out.mkdir(parents=True, exist_ok=True)
     run = {"model": model, "epochs": epochs, "seed": seed, "data": data, "quick": quick,
@@ -160,12 +188,13 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
     keras.utils.set_random_seed(seed)
     if model == "gan":
         net = gan.build_gan(recipe, seed=seed)
-        dataset = datasets.as_dataset(images, recipe.batch_size, seed=seed, scale="tanh")
+        dataset = datasets.as_dataset(images, recipe.batch_size, seed=seed, scale="tanh",
+                                      labels=labels if num_classes else None)
     else:
         net = vae.build_vae(recipe, seed=seed)
         dataset = datasets.as_dataset(datasets.binarize(images), recipe.batch_size, seed=seed,
                                       scale="unit")
-    z = training.fixed_latents(64, recipe.latent_dim, seed)
+    z = training.fixed_latents(10 * num_classes or 64, recipe.latent_dim, seed)
     training.fit_run(net, dataset, out, epochs, z, verbose=verbose)
     training.finish_run(net, out, z)
     path = out / MODEL_FILES[model]
@@ -199,11 +228,30 @@ def load_run_model(run_dir: Path):
 def sample(run_dir: Path, num: int, seed: int = 0) -> np.ndarray:
     """``num`` generated digits from a finished run: uint8 ``(num, 28, 28, 1)``.
 
-    A GAN run gives its generator's images, a VAE run its decoder's pixel
-    means (not binarised), both from ``z ~ N(0, I)`` drawn with ``seed``.
+    A GAN run gives its generator's images (a conditional one cycles through
+    the classes, see :func:`sample_with_labels`), a VAE run its decoder's
+    pixel means (not binarised), both from ``z ~ N(0, I)`` drawn with ``seed``.
 
     Raises:
         RunError: not a run folder, one whose training has not finished, or ``num < 1``.
+    """
+    return sample_with_labels(run_dir, num, seed)[0]
+
+
+def sample_with_labels(run_dir: Path, num: int, seed: int = 0,
+                       label: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Digits as in :func:`sample` and the class each was drawn as.
+
+    Args:
+        label: for a conditional GAN run, draw only this class; default
+            ``0, 1, …, 9, 0, …`` (:func:`tfimagegen.gan.cycle_labels`).
+
+    Returns:
+        ``(images, labels)``: uint8 ``(num, 28, 28, 1)`` and int32 ``(num,)``,
+        or ``None`` for a run whose model takes no labels.
+
+    Raises:
+        RunError: as :func:`sample`, or a ``label`` the run cannot draw.
     """
     if num < 1:
         raise RunError(f"--num must be >= 1, got {num}")
@@ -211,17 +259,27 @@ def sample(run_dir: Path, num: int, seed: int = 0) -> np.ndarray:
 
     import tensorflow as tf
 
-    from tfimagegen import images
+    from tfimagegen import gan, images
 
+    num_classes = run.get("recipe", {}).get("num_classes", 0) if run["model"] == "gan" else 0
+    if label is not None and not 0 <= label < num_classes:
+        raise RunError(f"--label {label}: " + (f"this run draws classes 0 to {num_classes - 1}"
+                                               if num_classes else
+                                               "this run is unconditional; it takes no label"))
     if run["model"] == "gan":
         generator, value_range = net, (-1.0, 1.0)
     else:
         generator, value_range = net.decoder, (0.0, 1.0)
-    z = tf.random.stateless_normal((num, generator.input_shape[-1]), seed=[seed, 0])
-    x = generator.predict(z, batch_size=1000, verbose=0)
+    z = tf.random.stateless_normal((num, generator.inputs[0].shape[-1]), seed=[seed, 0])
+    labels = None
+    if num_classes:
+        labels = (gan.cycle_labels(num, num_classes) if label is None
+                  else np.full(num, label, np.int32))
+    x = generator.predict(gan.generator_inputs(z, num_classes, labels), batch_size=1000,
+                          verbose=0)
     if run["model"] == "vae":
         x = tf.sigmoid(x).numpy()  # the decoder gives logits; the images are their means
-    return images.to_uint8(x, value_range=value_range)
+    return images.to_uint8(x, value_range=value_range), labels
 
 
 def likelihood(run_dir: Path, data_path: str, k: int = 1, seed: int = 0) -> dict:
@@ -235,7 +293,7 @@ def likelihood(run_dir: Path, data_path: str, k: int = 1, seed: int = 0) -> dict
     """
     if k < 1:
         raise RunError(f"--k must be >= 1, got {k}")
-    digits = load_digits_npz(data_path)
+    digits, _ = load_digits_npz(data_path)
     net, run = load_run_model(run_dir)
     if run["model"] != "vae":
         raise RunError(f"{run_dir} holds a {run['model']} run; elbo needs a vae run "

@@ -2,7 +2,8 @@
 
 Taught in ``notebooks/02_gan.ipynb``; nothing here knows what a GAN is. A model
 plugs in by having ``model.sample(z)`` (float images), ``model.output_range``
-(their range, e.g. ``(-1.0, 1.0)``) and ``model.latent_dim``.
+(their range, e.g. ``(-1.0, 1.0)``) and ``model.latent_dim``; a conditional
+model also has ``model.num_classes``, and its grids get one column per class.
 
 A *run folder* holds one training run:
 
@@ -39,12 +40,16 @@ def fixed_latents(num: int, latent_dim: int, seed: int) -> tf.Tensor:
     return tf.random.stateless_normal((num, latent_dim), seed=[seed, 1])
 
 
-def sample_grid(model, z: tf.Tensor, ncols: int = 8) -> np.ndarray:
+def sample_grid(model, z: tf.Tensor, ncols: int | None = None) -> np.ndarray:
     """Decode ``z`` with ``model.sample`` and tile the images into one uint8 picture.
+
+    ``ncols`` defaults to ``model.num_classes`` for a conditional model (whose
+    ``sample`` cycles through the classes, so each column is one class), else 8.
 
     Returns:
         uint8 ``(rows * H, ncols * W)`` for greyscale images, ``(..., C)`` otherwise.
     """
+    ncols = ncols or getattr(model, "num_classes", 0) or 8
     x = images.to_uint8(np.asarray(model.sample(z)), model.output_range)
     n, h, w, c = x.shape
     rows = math.ceil(n / ncols)
