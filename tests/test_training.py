@@ -236,6 +236,22 @@ def test_train_failure_in_a_real_shell_prints_exactly_one_line(tmp_path):
         "run folder; choose another --out"]
 
 
+@pytest.mark.parametrize("args, message", [
+    (["train", "gan", "--out", "{dir}/run", "--data", "{dir}/plain.npz"], "has no labels"),
+    (["sample", "{run}", "--label", "10", "--out", "{dir}/s.npz"], "draws classes 0 to 9"),
+])
+def test_label_errors_in_a_real_shell_print_exactly_one_line(quick_run, tmp_path, args,
+                                                             message):
+    """Checked before TensorFlow loads, so none of its start-up messages show."""
+    np.savez(tmp_path / "plain.npz", x=np.zeros((4, 28, 28), np.uint8))
+    proc = cli(*[a.format(dir=tmp_path, run=quick_run) for a in args])
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not (tmp_path / "run").exists() and not (tmp_path / "s.npz").exists()
+
+
 def test_elbo_refuses_a_gan_run(quick_run, tmp_path, capsys):
     np.savez(tmp_path / "digits.npz", x=np.zeros((4, 28, 28), np.uint8))
     assert main(["elbo", str(quick_run), "--data", str(tmp_path / "digits.npz")]) == 2

@@ -139,7 +139,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         raise UsageError("--unconditional is for gan runs; the VAE is always unconditional")
     try:  # everything a user can get wrong is checked before TensorFlow loads
         runs.read_run(Path(args.out))
-        runs.check_data_arg(args.data)
+        runs.check_data_arg(args.data, needs_labels=args.model == "gan" and not args.unconditional)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
 

@@ -47,11 +47,14 @@ def read_run(out: Path) -> dict | None:
     return run
 
 
-def check_data_arg(source: str) -> None:
-    """Reject a ``--data`` value that cannot work, without loading anything heavy.
+def check_data_arg(source: str, needs_labels: bool = False) -> None:
+    """Reject a ``--data`` value that cannot work, without importing TensorFlow.
+
+    ``needs_labels`` (a conditional GAN): an npz file must hold labels under ``y``.
 
     Raises:
-        RunError: not mnist, fashion_mnist or an existing .npz file.
+        RunError: not mnist, fashion_mnist or an existing .npz file (with labels,
+            if they are needed).
     """
     if source in ("mnist", "fashion_mnist"):
         return
@@ -59,6 +62,14 @@ def check_data_arg(source: str) -> None:
         raise RunError(f"--data must be mnist, fashion_mnist or a .npz file, got {source!r}")
     if not Path(source).is_file():
         raise RunError(f"--data {source}: no such file")
+    if needs_labels and load_digits_npz(source)[1] is None:
+        raise _no_labels(source)
+
+
+def _no_labels(source: str) -> RunError:
+    return RunError(f"--data {source} has no labels (an npz file needs the key 'y'); the GAN "
+                    "is told which digit to draw, so it needs them: add them, or pass "
+                    "--unconditional")
 
 
 def load_training_data(source: str, quick: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
@@ -115,21 +126,8 @@ def _recipe(model: str, latent_dim: int | None, unconditional: bool):
             raise RunError(f"--latent-dim must be >= 1, got {latent_dim}")
         recipe = dataclasses.replace(recipe, latent_dim=latent_dim)
     if unconditional:
-        if model != "gan":
-            raise RunError("--unconditional is for gan runs; the VAE is always unconditional")
         recipe = dataclasses.replace(recipe, num_classes=0)
     return recipe
-
-
-def _check_labels(labels: np.ndarray | None, num_classes: int, data: str) -> np.ndarray:
-    if labels is None:
-        raise RunError(f"--data {data} has no labels (an npz file needs the key 'y'); the GAN "
-                       "is told which digit to draw, so it needs them: add them, or pass "
-                       "--unconditional")
-    if len(labels) and labels.max() >= num_classes:
-        raise RunError(f"--data {data}: labels must be in [0, {num_classes}), "
-                       f"got up to {labels.max()}")
-    return labels
 
 
 def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
@@ -144,9 +142,10 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
     (``gan.Recipe(num_classes=0)``).
 
     Raises:
-        RunError: an unknown model, bad numbers, or a folder holding another run
-            (another model, or one made with other recipe settings, e.g. by an
-            older version of this package).
+        RunError: an unknown model, bad numbers, data without the labels a
+            conditional GAN needs, or a folder holding another run (another
+            model, or one made with other recipe settings, e.g. by an older
+            version of this package).
     """
     import keras
 
@@ -155,11 +154,13 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
 
     if model not in MODELS:
         raise RunError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+    if unconditional and model != "gan":
+        raise RunError("--unconditional is for gan runs; the VAE is always unconditional")
     out = Path(out)
     previous = read_run(out)
-    recipe = _recipe(model, latent_dim, unconditional)
     if previous is not None and previous["model"] != model:
         raise RunError(f"{out} holds a {previous['model']} run, not a {model} run")
+    recipe = _recipe(model, latent_dim, unconditional)
     if previous is not None and previous.get("latent_dim", recipe.latent_dim) != recipe.latent_dim:
         raise RunError(f"{out} holds a run with latent dim {previous['latent_dim']}, not "
                        f"{recipe.latent_dim}; choose another --out")
@@ -178,8 +179,11 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
         raise RunError(f"--epochs must be >= 1, got {epochs}")
     images, labels = load_training_data(data, quick)
     num_classes = getattr(recipe, "num_classes", 0)
-    if num_classes:
-        labels = _check_labels(labels, num_classes, data)
+    if num_classes and labels is None:
+        raise _no_labels(data)
+    if num_classes and len(labels) and labels.max() >= num_classes:
+        raise RunError(f"--data {data}: labels must be in [0, {num_classes}), "
+                       f"got up to {labels.max()}")
 
     out.mkdir(parents=True, exist_ok=True)
     run = {"model": model, "epochs": epochs, "seed": seed, "data": data, "quick": quick,
@@ -255,17 +259,18 @@ def sample_with_labels(run_dir: Path, num: int, seed: int = 0,
     """
     if num < 1:
         raise RunError(f"--num must be >= 1, got {num}")
+    run = read_run(Path(run_dir)) or {}  # checked before TensorFlow loads: a quick, clean error
+    num_classes = run.get("recipe", {}).get("num_classes", 0) if run.get("model") == "gan" else 0
+    if run and label is not None and not 0 <= label < num_classes:
+        raise RunError(f"--label {label}: " + (f"this run draws classes 0 to {num_classes - 1}"
+                                               if num_classes else
+                                               "this run is unconditional; it takes no label"))
     net, run = load_run_model(run_dir)
 
     import tensorflow as tf
 
     from tfimagegen import gan, images
 
-    num_classes = run.get("recipe", {}).get("num_classes", 0) if run["model"] == "gan" else 0
-    if label is not None and not 0 <= label < num_classes:
-        raise RunError(f"--label {label}: " + (f"this run draws classes 0 to {num_classes - 1}"
-                                               if num_classes else
-                                               "this run is unconditional; it takes no label"))
     if run["model"] == "gan":
         generator, value_range = net, (-1.0, 1.0)
     else:
