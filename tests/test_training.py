@@ -239,11 +239,16 @@ def test_train_failure_in_a_real_shell_prints_exactly_one_line(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["train", "gan", "--out", "{dir}/run", "--data", "{dir}/plain.npz"], "has no labels"),
     (["sample", "{run}", "--label", "10", "--out", "{dir}/s.npz"], "draws classes 0 to 9"),
+    (["train", "gan", "--out", "{dir}/old"], "another recipe (num_classes 0, not 10)"),
 ])
-def test_label_errors_in_a_real_shell_print_exactly_one_line(quick_run, tmp_path, args,
-                                                             message):
+def test_run_and_label_errors_in_a_real_shell_print_one_line(quick_run, tmp_path, args,
+                                                           message):
     """Checked before TensorFlow loads, so none of its start-up messages show."""
     np.savez(tmp_path / "plain.npz", x=np.zeros((4, 28, 28), np.uint8))
+    recipe = dataclasses.asdict(gan.Recipe())
+    del recipe["num_classes"]  # a GAN run made before the recipe had labels
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "run.json").write_text(json.dumps({"model": "gan", "recipe": recipe}))
     proc = cli(*[a.format(dir=tmp_path, run=quick_run) for a in args])
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2

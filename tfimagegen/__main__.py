@@ -133,12 +133,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
-    if args.latent_dim is not None and args.latent_dim < 1:
-        raise UsageError(f"--latent-dim must be >= 1, got {args.latent_dim}")
-    if args.unconditional and args.model != "gan":
-        raise UsageError("--unconditional is for gan runs; the VAE is always unconditional")
     try:  # everything a user can get wrong is checked before TensorFlow loads
-        runs.read_run(Path(args.out))
+        runs.check_run_folder(args.model, Path(args.out), args.latent_dim, args.unconditional)
         runs.check_data_arg(args.data, needs_labels=args.model == "gan" and not args.unconditional)
     except runs.RunError as err:
         raise UsageError(str(err)) from None

@@ -18,7 +18,6 @@ Pixel range: the generator ends in ``tanh``, so images are float in [-1, 1]
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from numbers import Integral
 
 import keras
@@ -26,34 +25,12 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from tfimagegen.recipes import GANRecipe as Recipe  # plain data, importable without TensorFlow
+
 __all__ = ["Recipe", "make_generator", "make_discriminator", "discriminator_loss",
            "generator_loss", "cycle_labels", "generator_inputs", "GAN", "build_gan"]
 
 LABEL_DIM = 16  # size of the generator's label embedding
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """The default GAN recipe; the notebook and the CLI both read it from here.
-
-    Chosen by quality per CPU-minute on 2 cores (``benchmarks/README.md`` has
-    the sweeps): class labels for both networks (they cut the FD about fivefold
-    in half the time), small batches for many updates per CPU-second, 3×3
-    transposed convolutions (fast on CPU), and a generator wide enough to draw
-    clean strokes.
-    """
-
-    latent_dim: int = 64  # 64 is plenty for digits; the tutorial's 100 trains no better
-    num_classes: int = 10  # digits 0-9 given to both networks; 0: unconditional GAN
-    width: int = 64  # generator: channels of the 14x14 layer (28x28 has half, 7x7 twice)
-    d_width: int = 64  # discriminator: channels of its 7x7 layer (14x14 has half)
-    kernel_size: int = 3  # 3x3 transposed convs run 2x faster than 4x4 on CPU (oneDNN)
-    batch_size: int = 32  # small batches = more updates per CPU-second; 64 was worse
-    learning_rate: float = 1e-3  # Adam, both networks; 3e-4 and 5e-4 learned slower here
-    beta_1: float = 0.5  # DCGAN's momentum; 0.9 oscillates
-    ema: float = 0.999  # weight averaging for sampling; 0.995 gave a worse FD
-    epochs: int = 30  # ~2.5 min on 2 CPU cores for the 4,000 embedded digits; FD flat from ~20
-    quick_epochs: int = 2  # for tests
 
 
 def _check_num_classes(num_classes: object) -> int:
@@ -338,9 +315,10 @@ class GAN(keras.Model):
         return cls(**config)
 
 
-def build_gan(recipe: Recipe = Recipe(), seed: int | None = None,
+def build_gan(recipe: Recipe | None = None, seed: int | None = None,
               strategy: tf.distribute.Strategy | None = None) -> GAN:
-    """A compiled :class:`GAN` for ``recipe``, created under ``strategy``'s scope."""
+    """A compiled :class:`GAN` for ``recipe`` (default ``Recipe()``), under ``strategy``'s scope."""
+    recipe = recipe or Recipe()
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         gan = GAN(make_generator(recipe.latent_dim, recipe.width, recipe.kernel_size,

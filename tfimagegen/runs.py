@@ -117,17 +117,59 @@ def load_digits_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
     return images, labels
 
 
-def _recipe(model: str, latent_dim: int | None, unconditional: bool):
-    from tfimagegen import gan, vae
+def check_run_folder(model: str, out: Path, latent_dim: int | None = None,
+                     unconditional: bool = False):
+    """The recipe a ``train`` call will use, once ``out`` is known to fit it.
 
-    recipe = gan.Recipe() if model == "gan" else vae.Recipe()
+    Needs no TensorFlow, so the command line calls it before TensorFlow loads.
+
+    Returns:
+        ``(recipe, previous)``: a :class:`tfimagegen.recipes.GANRecipe` or
+        ``VAERecipe`` with the options applied, and the folder's ``run.json``
+        (``None`` for a new run).
+
+    Raises:
+        RunError: an unknown model, bad options, or a folder holding another run
+            (another model, or one made with other recipe settings, e.g. by an
+            older version of this package).
+    """
+    from tfimagegen import recipes
+
+    if model not in MODELS:
+        raise RunError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+    if unconditional and model != "gan":
+        raise RunError("--unconditional is for gan runs; the VAE is always unconditional")
+    recipe = recipes.GANRecipe() if model == "gan" else recipes.VAERecipe()
     if latent_dim is not None:
         if latent_dim < 1:
             raise RunError(f"--latent-dim must be >= 1, got {latent_dim}")
         recipe = dataclasses.replace(recipe, latent_dim=latent_dim)
     if unconditional:
         recipe = dataclasses.replace(recipe, num_classes=0)
-    return recipe
+    previous = read_run(out)
+    if previous is None:
+        return recipe, None
+    if previous["model"] != model:
+        raise RunError(f"{out} holds a {previous['model']} run, not a {model} run")
+    if previous.get("latent_dim", recipe.latent_dim) != recipe.latent_dim:
+        raise RunError(f"{out} holds a run with latent dim {previous['latent_dim']}, not "
+                       f"{recipe.latent_dim}; choose another --out")
+    before = dict(previous.get("recipe", {}))
+    if model == "gan" and before:
+        before.setdefault("num_classes", 0)  # GAN runs made before labels were added
+    settings = _settings(recipe)
+    changed = {k: v for k, v in before.items() if k in settings and settings[k] != v}
+    if changed:
+        raise RunError(f"{out} holds a run made with another recipe ("
+                       + ", ".join(f"{k} {v}, not {settings[k]}" for k, v in changed.items())
+                       + "); choose another --out")
+    return recipe, previous
+
+
+def _settings(recipe) -> dict:
+    """What ``run.json`` records of a recipe: every field but the epoch counts."""
+    return {k: v for k, v in dataclasses.asdict(recipe).items()
+            if k not in ("epochs", "quick_epochs")}
 
 
 def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
@@ -142,38 +184,17 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
     (``gan.Recipe(num_classes=0)``).
 
     Raises:
-        RunError: an unknown model, bad numbers, data without the labels a
-            conditional GAN needs, or a folder holding another run (another
-            model, or one made with other recipe settings, e.g. by an older
-            version of this package).
+        RunError: as :func:`check_run_folder`, bad numbers, or data without the
+            labels a conditional GAN needs.
     """
+    out = Path(out)
+    recipe, _ = check_run_folder(model, out, latent_dim, unconditional)
+
     import keras
 
     from tfimagegen import data as datasets
     from tfimagegen import gan, training, vae
 
-    if model not in MODELS:
-        raise RunError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
-    if unconditional and model != "gan":
-        raise RunError("--unconditional is for gan runs; the VAE is always unconditional")
-    out = Path(out)
-    previous = read_run(out)
-    if previous is not None and previous["model"] != model:
-        raise RunError(f"{out} holds a {previous['model']} run, not a {model} run")
-    recipe = _recipe(model, latent_dim, unconditional)
-    if previous is not None and previous.get("latent_dim", recipe.latent_dim) != recipe.latent_dim:
-        raise RunError(f"{out} holds a run with latent dim {previous['latent_dim']}, not "
-                       f"{recipe.latent_dim}; choose another --out")
-    settings = {k: v for k, v in dataclasses.asdict(recipe).items()
-                if k not in ("epochs", "quick_epochs")}
-    before = dict((previous or {}).get("recipe", {}))
-    if model == "gan" and before:
-        before.setdefault("num_classes", 0)  # GAN runs made before labels were added
-    changed = {k: v for k, v in before.items() if k in settings and settings[k] != v}
-    if changed:
-        raise RunError(f"{out} holds a run made with another recipe ("
-                       + ", ".join(f"{k} {v}, not {settings[k]}" for k, v in changed.items())
-                       + "); choose another --out")
     epochs = epochs or (recipe.quick_epochs if quick else recipe.epochs)
     if epochs < 1:
         raise RunError(f"--epochs must be >= 1, got {epochs}")
@@ -187,7 +208,7 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
 
     out.mkdir(parents=True, exist_ok=True)
     run = {"model": model, "epochs": epochs, "seed": seed, "data": data, "quick": quick,
-           "latent_dim": recipe.latent_dim, "recipe": settings}
+           "latent_dim": recipe.latent_dim, "recipe": _settings(recipe)}
     write_json(out / "run.json", run)
     keras.utils.set_random_seed(seed)
     if model == "gan":

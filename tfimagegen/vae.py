@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -27,30 +26,12 @@ import tensorflow as tf
 from keras import layers
 
 from tfimagegen import data
+from tfimagegen.recipes import VAERecipe as Recipe  # plain data, importable without TensorFlow
 
 __all__ = ["Recipe", "make_encoder", "make_decoder", "Sampling", "reconstruction_loss",
            "kl_divergence", "VAE", "build_vae", "elbo", "iwae_bound", "latent_grid"]
 
 LOG_2PI = math.log(2.0 * math.pi)
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """The default VAE recipe; the notebook and the CLI both read it from here.
-
-    Chosen by test ELBO per CPU-minute on 2 cores (``benchmarks/README.md`` has
-    the trials): a 10x higher learning rate than the TensorFlow tutorial's, and
-    random 1-pixel shifts against overfitting the 4,000 embedded digits.
-    """
-
-    latent_dim: int = 16  # 16 is plenty for digits; 2 draws a map (notebook 03)
-    width: int = 32  # channels of the 14x14 layers (7x7 have twice); 48 was no better per minute
-    batch_size: int = 64
-    learning_rate: float = 1e-3  # Adam; the tutorial's 1e-4 learns ~10x slower per step
-    beta: float = 1.0  # weight of the KL term; 1 is the true ELBO
-    shift: int = 1  # random shifts of up to 1 pixel while training: ~8 nats on 4,000 digits
-    epochs: int = 110  # ~4.5 min on 2 CPU cores with the 4,000 embedded digits
-    quick_epochs: int = 2  # for tests
 
 
 def make_encoder(latent_dim: int = Recipe.latent_dim, width: int = Recipe.width) -> keras.Model:
@@ -228,9 +209,10 @@ class VAE(keras.Model):
         return cls(**config)
 
 
-def build_vae(recipe: Recipe = Recipe(), seed: int | None = None,
+def build_vae(recipe: Recipe | None = None, seed: int | None = None,
               strategy: tf.distribute.Strategy | None = None) -> VAE:
-    """A compiled :class:`VAE` for ``recipe``, created under ``strategy``'s scope."""
+    """A compiled :class:`VAE` for ``recipe`` (default ``Recipe()``), under ``strategy``'s scope."""
+    recipe = recipe or Recipe()
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = VAE(make_encoder(recipe.latent_dim, recipe.width),
