@@ -168,17 +168,18 @@ class GAN(keras.Model):
         generator, discriminator: models from :func:`make_generator` and
             :func:`make_discriminator` (or your own with the same shapes).
         latent_dim: size of the noise vector.
-        num_classes: the classes both networks are given (0: unconditional);
-            must match how the networks were built.
         ema: EMA decay in [0, 1); 0 makes the EMA generator a plain copy.
         seed: seed for the training noise.
+        num_classes: the classes both networks are given (0: unconditional);
+            must match how the networks were built. Last, so that calls written
+            before it existed keep their meaning.
     """
 
     output_range = (-1.0, 1.0)
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model,
-                 latent_dim: int = Recipe.latent_dim, num_classes: int = Recipe.num_classes,
-                 ema: float = Recipe.ema, seed: int | None = None, **kwargs):
+                 latent_dim: int = Recipe.latent_dim, ema: float = Recipe.ema,
+                 seed: int | None = None, num_classes: int = Recipe.num_classes, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= ema < 1.0:
             raise ValueError(f"ema must be in [0, 1), got {ema}")
