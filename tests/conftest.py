@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -44,3 +45,24 @@ def _train_on_two_cpu_replicas(build: str) -> dict:
 def two_replica_training():
     """``two_replica_training(build) -> {"replicas", "mirrored", "agree", "finite"}``."""
     return _train_on_two_cpu_replicas
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """``keras.datasets.mnist`` as it is with network access: 60,000 + 10,000 digits.
+
+    Keras checks the hash of a cached mnist.npz, so the loader is stood in for.
+    The stand-in's training digits are the 4,000 embedded training digits
+    repeated 15 times (60,000, balanced), its test digits the 1,000 embedded
+    test digits repeated 10 times: still disjoint, so a score that used a
+    training digit as reference would show it.
+    """
+    import keras
+
+    from tfimagegen import data
+
+    (x, y), (x_test, y_test) = data.embedded_split("train"), data.embedded_split("test")
+    full = ((np.tile(x[..., 0], (15, 1, 1)), np.tile(y, 15)),
+            (np.tile(x_test[..., 0], (10, 1, 1)), np.tile(y_test, 10)))
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: full)
+    monkeypatch.setenv("TFIMAGEGEN_DATA_SOURCE", "auto")

@@ -1,9 +1,23 @@
 """tfimagegen.data: offline digits, the fallback, npz loading, the tf.data pipeline."""
 
+import hashlib
+
 import numpy as np
 import pytest
 
 from tfimagegen import data
+
+# sha256 of images + labels: a change to a split between versions fails here
+SPLIT_DIGESTS = {
+    "embedded train": "841eecd25ce7421fe7fb2693e7b1d994b97181941b3a1942b80e953739366fed",
+    "embedded test": "bed7e6da1977ace71d9d4a883373006a501c2a88a08f7b334cc4456753bb8f9c",
+    "train": "e39389210fafbfffe4d0da4c10bba4c03be80e452c4dffd491c6d298f027efb7",
+    "validation": "7b4c1a785066584ca6d1154321e0d3ebe98e8cf906a602a3cbbe2c237fc84629",
+}
+
+
+def digest(x, y):
+    return hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +38,38 @@ def test_embedded_split_is_real_balanced_and_disjoint(split):
     assert 0.1 < (x_train > 127).mean() < 0.3
 
 
-def test_embedded_split_is_fixed_and_shuffled(split):
-    x, y = data.embedded_split("test")
-    assert np.array_equal(x, split["test"][0]) and np.array_equal(y, split["test"][1])
-    assert len(set(y[:20].tolist())) > 3  # not sorted by class
+def test_splits_are_pinned_across_versions(split):
+    assert digest(*split["train"]) == SPLIT_DIGESTS["embedded train"]
+    assert digest(*split["test"]) == SPLIT_DIGESTS["embedded test"]
+    for name in ("train", "validation"):
+        assert digest(*data.load_mnist(name, source="embedded")) == SPLIT_DIGESTS[name]
+    assert len(set(split["test"][1][:20].tolist())) > 3  # shuffled, not sorted by class
+
+
+def test_validation_is_carved_from_the_training_digits_balanced_and_disjoint(split):
+    x_train, y_train = data.load_mnist("train", source="embedded")
+    x_val, y_val = data.load_mnist("validation", source="embedded")
+    assert len(x_train) == 3000 and np.bincount(y_train).tolist() == [300] * 10
+    assert len(x_val) == 1000 and np.bincount(y_val).tolist() == [100] * 10
+    rows = {row.tobytes() for row in x_train}
+    assert not any(row.tobytes() in rows for row in x_val)
+    embedded = {row.tobytes() for row in split["train"][0]}
+    assert all(row.tobytes() in embedded for row in x_val)
+
+
+def test_split_validation_needs_more_digits_than_it_holds_out():
+    with pytest.raises(ValueError, match="class 1 has 3 digits"):
+        data.split_validation(np.zeros((7, 2, 2, 1)), np.array([0, 0, 0, 0, 1, 1, 1]),
+                              per_class=3)
+    with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
+        data.split_validation(np.zeros((4, 2, 2, 1)), np.zeros(3))
+
+
+def test_online_mnist_gives_the_official_splits_and_a_validation_split(online):
+    assert data.mnist_source() == "keras"
+    sizes = {s: len(data.load_mnist(s)[0]) for s in ("train", "validation", "test")}
+    assert sizes == {"train": 59_000, "validation": 1000, "test": 10_000}
+    assert np.bincount(data.load_mnist("validation")[1]).tolist() == [100] * 10
 
 
 def test_load_mnist_embedded_source(split, monkeypatch):
@@ -43,9 +85,10 @@ def test_load_mnist_falls_back_with_one_message(monkeypatch, capsys, split):
 
     monkeypatch.setattr(data, "_from_keras", offline)
     monkeypatch.setattr(data, "_announced", set())
-    x, _ = data.load_mnist("train", source="auto")
-    data.load_mnist("test", source="auto")
-    assert np.array_equal(x, split["train"][0])
+    assert data.mnist_source("auto") == "embedded"
+    data.load_mnist("train", source="auto")
+    x, _ = data.load_mnist("test", source="auto")
+    assert np.array_equal(x, split["test"][0])
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "embedded digits" in lines[0]
     with pytest.raises(Exception, match="URL fetch failure"):
@@ -62,7 +105,7 @@ def test_load_fashion_mnist_offline_says_where_to_put_the_files(monkeypatch):
 
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda: data.load_mnist("validation"), ValueError, "split must be one of"),
+    (lambda: data.load_mnist("valid"), ValueError, "split must be one of"),
     (lambda: data.load_mnist(source="web"), ValueError, "source must be one of"),
 ])
 def test_load_mnist_bad_arguments(call, error, match):
@@ -78,14 +121,14 @@ def test_load_npz_round_trip_and_errors(tmp_path):
     np.savez(tmp_path / "nolabels.npz", x=x)
     assert data.load_npz(tmp_path / "nolabels.npz")[1] is None
 
-    np.savez(tmp_path / "key.npz", images=x)
+    np.savez(tmp_path / "key.npz", pixels=x)
     np.savez(tmp_path / "float.npz", x=x.astype(np.float32))
     np.savez(tmp_path / "shape.npz", x=np.zeros((5, 8), np.uint8))
     np.savez(tmp_path / "labels.npz", x=x, y=np.arange(4))
     (tmp_path / "text.npz").write_text("hello")
     with pytest.raises(FileNotFoundError, match="no such file"):
         data.load_npz(tmp_path / "missing.npz")
-    with pytest.raises(ValueError, match=r"no key 'x'; it has \['images'\]"):
+    with pytest.raises(ValueError, match=r"no key 'x' or 'images'; it has \['pixels'\]"):
         data.load_npz(tmp_path / "key.npz")
     with pytest.raises(TypeError, match="must be uint8.*float32"):
         data.load_npz(tmp_path / "float.npz")
@@ -95,6 +138,26 @@ def test_load_npz_round_trip_and_errors(tmp_path):
         data.load_npz(tmp_path / "labels.npz")
     with pytest.raises(ValueError, match="not a .npz file"):
         data.load_npz(tmp_path / "text.npz")
+
+
+def test_load_npz_reads_what_sample_writes_and_refuses_bad_labels(tmp_path):
+    x = np.zeros((3, 28, 28, 1), np.uint8)
+    np.savez(tmp_path / "sampled.npz", images=x, labels=np.array([7, 8, 9], np.int32))
+    images, labels = data.load_npz(tmp_path / "sampled.npz")
+    assert images.shape == (3, 28, 28, 1) and labels.tolist() == [7, 8, 9]
+    np.save(tmp_path / "single.npy", x)
+    np.savez(tmp_path / "floaty.npz", x=x, y=np.array([0.0, 1.0, 2.0]))
+    np.savez(tmp_path / "wide.npz", x=x, y=np.array([0, 1, 300]))
+    np.savez(tmp_path / "negative.npz", x=x, labels=np.array([0, -1, 2]))
+    (tmp_path / "single.npz").write_bytes((tmp_path / "single.npy").read_bytes())
+    with pytest.raises(ValueError, match="holds a single array"):
+        data.load_npz(tmp_path / "single.npz")
+    with pytest.raises(TypeError, match=r"\['y'\] must hold integer labels, got dtype float64"):
+        data.load_npz(tmp_path / "floaty.npz")
+    with pytest.raises(ValueError, match=r"labels in \[0, 255\], got 0 to 300"):
+        data.load_npz(tmp_path / "wide.npz")
+    with pytest.raises(ValueError, match=r"\['labels'\] must hold labels in \[0, 255\], got -1"):
+        data.load_npz(tmp_path / "negative.npz")
 
 
 def test_as_dataset_scales_shuffles_and_batches(split):

@@ -72,3 +72,38 @@ def test_show_grid_bad_input():
         images.show_grid(np.zeros((2, 4, 4)), titles=["a"])
     with pytest.raises(ValueError, match="image 1 spans"):
         images.show_grid([np.zeros((4, 4)), np.full((4, 4), -1.0)])
+
+
+def test_show_grid_draws_itself_as_a_png_without_pyplot():
+    """Jupyter shows ``<Figure size ...>`` for a bare Figure until pyplot is set up."""
+    fig = images.show_grid(np.zeros((2, 8, 8), np.uint8))
+    png = fig._repr_png_()
+    assert png.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("dpi", [72, 100])
+@pytest.mark.parametrize("batch, kwargs", [
+    (np.zeros((100, 28, 28), np.uint8), {"ncols": 10, "size": 0.5}),
+    (np.zeros((4, 280, 280), np.uint8), {"size": 2.0, "titles": list("abcd")}),
+])
+def test_show_grid_gives_every_image_pixel_a_screen_pixel(batch, kwargs, dpi, monkeypatch):
+    import matplotlib
+
+    monkeypatch.setitem(matplotlib.rcParams, "figure.dpi", dpi)
+    fig = images.show_grid(batch, **kwargs)
+    fig._repr_png_()  # lay out and draw, as Jupyter does
+    shown = [ax.images[0].get_window_extent() for ax in fig.axes if ax.images]
+    assert min(box.width for box in shown) >= batch.shape[2]
+    assert min(box.height for box in shown) >= batch.shape[1]
+
+
+def test_show_grid_rejects_a_bad_ncols():
+    with pytest.raises(ValueError, match="ncols must be an int >= 1, got 0"):
+        images.show_grid(np.zeros((2, 4, 4)), ncols=0)
+
+
+def test_to_uint8_rejects_nan_and_an_empty_range():
+    with pytest.raises(ValueError, match="NaN or inf"):
+        images.to_uint8(np.array([0.5, np.nan]))
+    with pytest.raises(ValueError, match=r"low < high, got \(1, 1\)"):
+        images.to_uint8(np.array([0.5]), value_range=(1, 1))

@@ -107,6 +107,33 @@ def test_evaluate_needs_enough_images_and_matching_labels():
         metrics.evaluate(x, reference=np.zeros((1000, 32, 32), np.uint8))
 
 
+def test_label_accuracy_needs_one_label_per_image():
+    x, y = data.embedded_split("test")
+    with pytest.raises(ValueError, match=r"labels must have shape \(10,\), got \(9,\)"):
+        metrics.label_accuracy(x[:10], y[:9])
+
+
+def test_evaluate_scores_against_the_test_split_of_the_data_in_use(online, monkeypatch):
+    """Online, the reference is MNIST's official test split, never training digits."""
+    seen = {}
+    original = metrics.features_and_probs
+
+    def spy(images, value_range=None):
+        seen.setdefault("calls", []).append(np.asarray(images))
+        return original(images, value_range)
+
+    monkeypatch.setattr(metrics, "features_and_probs", spy)
+    train, _ = data.load_mnist("train")
+    test, _ = data.load_mnist("test")
+    assert len(test) == 10_000
+    metrics.evaluate(train[:1000])
+    reference = seen["calls"][1]
+    test_rows = {row.tobytes() for row in data.to_unit_digits(test)}
+    train_rows = {row.tobytes() for row in data.to_unit_digits(train)}
+    assert all(row.tobytes() in test_rows for row in reference)
+    assert not any(row.tobytes() in train_rows for row in reference)
+
+
 def test_training_is_bitwise_repeatable():
     first, _ = metrics.train_classifier(seed=3, epochs=1)
     second, _ = metrics.train_classifier(seed=3, epochs=1)

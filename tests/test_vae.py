@@ -158,6 +158,12 @@ def test_latent_grid_needs_two_latent_dimensions(trained):
         vae.latent_grid(trained)
 
 
+def test_latent_grid_needs_at_least_two_points_a_side():
+    model = vae.build_vae(vae.Recipe(latent_dim=2, width=8), seed=0)
+    with pytest.raises(ValueError, match="n must be an int >= 2, got 1"):
+        vae.latent_grid(model, n=1)
+
+
 def test_same_seed_gives_bitwise_identical_weights(digits):
     weights = []
     for _ in range(2):

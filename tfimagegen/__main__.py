@@ -131,11 +131,14 @@ def _cmd_train_classifier(args: argparse.Namespace) -> None:
 def _cmd_train(args: argparse.Namespace) -> None:
     from tfimagegen import runs
 
-    if args.epochs is not None and args.epochs < 1:
-        raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+    out = Path(args.out)
     try:  # everything a user can get wrong is checked before TensorFlow loads
-        runs.check_run_folder(args.model, Path(args.out), args.latent_dim, args.unconditional)
-        runs.check_data_arg(args.data, needs_labels=args.model == "gan" and not args.unconditional)
+        recipe, previous = runs.check_run_folder(args.model, out, args.latent_dim,
+                                                 args.unconditional)
+        options = runs.resolve_options(out, previous, recipe, epochs=args.epochs, seed=args.seed,
+                                       data=args.data, quick=args.quick)
+        runs.check_data_arg(options["data"],
+                            needs_labels=args.model == "gan" and not args.unconditional)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
 
@@ -226,11 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latent-dim", type=int, default=None,
                    help="size of the latent space (default: the recipe's, 64 gan / 16 vae)")
     p.add_argument("--epochs", type=int, default=None,
-                   help="default: the notebook's full-mode recipe")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", default="mnist",
-                   help="mnist, fashion_mnist or PATH.npz (images under x, labels under y)")
-    p.add_argument("--quick", action="store_true", help="a few epochs on a few images")
+                   help="default: the notebook's full-mode recipe (resuming: the run's)")
+    p.add_argument("--seed", type=int, default=None, help="default 0 (resuming: the run's)")
+    p.add_argument("--data", default=None,
+                   help="mnist (default), fashion_mnist or PATH.npz (images under x or "
+                        "images, labels under y or labels); resuming: the run's")
+    p.add_argument("--quick", action="store_true", default=None,
+                   help="a few epochs on a few images (resuming: as the run was made)")
     p.add_argument("--unconditional", action="store_true",
                    help="gan: the classic GAN, not told which digit to draw (needs no labels)")
     p.set_defaults(func=_cmd_train)

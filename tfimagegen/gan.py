@@ -317,14 +317,21 @@ class GAN(keras.Model):
 
 
 def build_gan(recipe: Recipe | None = None, seed: int | None = None,
-              strategy: tf.distribute.Strategy | None = None) -> GAN:
-    """A compiled :class:`GAN` for ``recipe`` (default ``Recipe()``), under ``strategy``'s scope."""
+              strategy: tf.distribute.Strategy | None = None,
+              generator: keras.Model | None = None,
+              discriminator: keras.Model | None = None) -> GAN:
+    """A compiled :class:`GAN` for ``recipe`` (default ``Recipe()``), under ``strategy``'s scope.
+
+    ``generator`` and ``discriminator`` swap in networks of your own (with the
+    inputs and outputs of :func:`make_generator` and :func:`make_discriminator`
+    for ``recipe.num_classes``); by default the recipe's are built.
+    """
     recipe = recipe or Recipe()
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        gan = GAN(make_generator(recipe.latent_dim, recipe.width, recipe.kernel_size,
-                                 recipe.num_classes),
-                  make_discriminator(recipe.d_width, recipe.num_classes),
+        gan = GAN(generator or make_generator(recipe.latent_dim, recipe.width,
+                                              recipe.kernel_size, recipe.num_classes),
+                  discriminator or make_discriminator(recipe.d_width, recipe.num_classes),
                   latent_dim=recipe.latent_dim, num_classes=recipe.num_classes, ema=recipe.ema,
                   seed=seed, name="gan")
         gan.build()

@@ -9,17 +9,19 @@ leading ``N`` axis.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import matplotlib
 import matplotlib.figure
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tfimagegen.files import atomic_path
 
-__all__ = ["load_image", "save_image", "sample_image", "to_uint8", "show_grid"]
+__all__ = ["load_image", "save_image", "sample_image", "to_uint8", "show_grid", "GridFigure"]
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
@@ -132,8 +134,26 @@ def sample_image() -> np.ndarray:
     return load_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
 
 
+class GridFigure(matplotlib.figure.Figure):
+    """A matplotlib Figure that draws itself in Jupyter, with or without pyplot.
+
+    A bare ``Figure`` shows as ``<Figure size ...>`` until pyplot's inline
+    backend has registered its formatter; ``_repr_png_`` makes Jupyter (and
+    any IPython front end) render it as a PNG in every case.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+
+TITLE_POINTS = 9  # font size of show_grid's titles
+PAD_PIXELS = 6  # room constrained layout leaves around each image
+
+
 def show_grid(images, titles: Sequence[str] | None = None, ncols: int | None = None,
-              size: float = 2.0) -> matplotlib.figure.Figure:
+              size: float = 2.0) -> GridFigure:
     """Show images side by side in a grid.
 
     Args:
@@ -142,13 +162,17 @@ def show_grid(images, titles: Sequence[str] | None = None, ncols: int | None = N
             uint8 in [0, 255] or float in [0, 1]. Greyscale is drawn in grey.
         titles: one title per image, or ``None``.
         ncols: images per row; default ``min(N, 8)``.
-        size: inches per image.
+        size: inches per image, grown where needed so that every image pixel
+            gets at least one screen pixel (at ``rcParams["figure.dpi"]``):
+            small images are never downsampled into aliased mush.
 
     Returns:
-        A matplotlib Figure (displayed by Jupyter; save with ``fig.savefig``).
+        A :class:`GridFigure`, which Jupyter displays as a PNG (save it with
+        ``fig.savefig``).
 
     Raises:
-        ValueError: no images, a wrong number of titles, or floats outside [0, 1].
+        ValueError: no images, a wrong number of titles, ``ncols < 1``, or
+            floats outside [0, 1].
     """
     images = list(images)
     if not images:
@@ -157,10 +181,16 @@ def show_grid(images, titles: Sequence[str] | None = None, ncols: int | None = N
         raise ValueError(f"titles must have one entry per image: {len(images)} images, "
                          f"{len(titles)} titles")
     ncols = min(len(images), 8) if ncols is None else ncols
-    if ncols < 1:
-        raise ValueError(f"ncols must be >= 1, got {ncols}")
+    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
+        raise ValueError(f"ncols must be an int >= 1, got {ncols!r}")
     nrows = -(-len(images) // ncols)
-    fig = matplotlib.figure.Figure(figsize=(size * ncols, size * nrows), layout="constrained")
+    dpi = matplotlib.rcParams["figure.dpi"]
+    height = max(np.shape(image)[0] for image in images) + 2 * PAD_PIXELS
+    width = max(np.shape(image)[1] for image in images) + 2 * PAD_PIXELS
+    if titles is not None:
+        height += 2 * TITLE_POINTS * dpi / 72
+    fig = GridFigure(figsize=(ncols * max(size, width / dpi), nrows * max(size, height / dpi)),
+                     dpi=dpi, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
@@ -178,5 +208,5 @@ def show_grid(images, titles: Sequence[str] | None = None, ncols: int | None = N
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255,
                   interpolation="nearest")
         if titles is not None:
-            ax.set_title(titles[i], fontsize=9)
+            ax.set_title(titles[i], fontsize=TITLE_POINTS)
     return fig

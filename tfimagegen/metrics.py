@@ -87,7 +87,11 @@ def make_classifier():
 
 def train_classifier(seed: int = CLASSIFIER_SEED, epochs: int = CLASSIFIER_EPOCHS,
                      verbose: int = 0):
-    """Train :func:`make_classifier` on the embedded training digits.
+    """Train :func:`make_classifier` on the 4,000 embedded training digits.
+
+    It is the scorer, not a generator: it sees the validation digits too
+    (``data.load_mnist("validation")`` is carved from the same 4,000), never
+    the test digits.
 
     Small random shifts, rotations and zooms stand in for the 56,000 digits the
     embedded set lacks. Same seed, same machine: bitwise-identical weights.
@@ -240,8 +244,10 @@ def evaluate(images, reference=None, labels=None, *, num_samples: int = EVAL_SAM
     Args:
         images: at least ``num_samples`` generated digits, ``(N, 28, 28[, 1])``,
             uint8 [0, 255], float [0, 1] or float [-1, 1].
-        reference: real digits to compare with; default the 1,000 embedded
-            test digits (:func:`tfimagegen.data.embedded_split`).
+        reference: real digits to compare with; default the test split of the
+            digits :func:`tfimagegen.data.load_mnist` gives (the 1,000 embedded
+            test digits offline, MNIST's official 10,000 when Keras has them), so
+            a model is never scored against digits it trained on.
         labels: the intended class of each image (conditional models).
         num_samples: images drawn (seeded, without replacement) from each side.
         value_range: state the encoding of ``images`` instead of detecting it.
@@ -255,7 +261,7 @@ def evaluate(images, reference=None, labels=None, *, num_samples: int = EVAL_SAM
         ValueError: fewer than ``num_samples`` images, bad shapes or values.
     """
     if reference is None:
-        reference, _ = data.embedded_split("test")
+        reference, _ = data.load_mnist("test")
     x = data.to_unit_digits(images, value_range, name="images")
     if labels is not None:
         labels = np.asarray(labels)

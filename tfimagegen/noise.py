@@ -16,10 +16,13 @@ point in [0, 1]. The result has the input's type (numpy in, numpy out), shape
 and dtype, and stays in range when ``clip=True``.
 
 Seeds: every function uses the *stateless* ``tf.random.stateless_*`` ops. An
-``int`` seed gives the same noise every time, on every call and machine.
-``seed=None`` takes a fresh seed from TensorFlow's global generator
-(``tf.random.get_global_generator()``), so successive calls differ; seed that
-generator with ``keras.utils.set_random_seed`` to make a whole run repeatable.
+``int`` seed gives the same noise on every call, in every process, with the
+same TensorFlow version (the ops' algorithms may change between versions).
+``seed=None`` draws a fresh seed with a stateful op (``tf.random.uniform``), so
+successive calls differ; after ``keras.utils.set_random_seed(s)``, which sets
+TensorFlow's global seed, the sequence of such draws repeats in a fresh process.
+(``tf.random.get_global_generator()`` would not: it starts from OS entropy,
+whatever the global seed.)
 """
 
 from __future__ import annotations
@@ -87,10 +90,11 @@ def _stateless_seed(seed: int | None, stream: int = 0) -> tf.Tensor:
     """A shape-(2,) seed for ``tf.random.stateless_*``.
 
     An ``int`` seed is combined with ``stream`` (separate draws of one call get
-    separate streams); ``None`` takes a fresh seed from the global generator.
+    separate streams); ``None`` draws a fresh seed with a stateful op, which
+    repeats after ``tf.random.set_seed`` (``keras.utils.set_random_seed``).
     """
     if seed is None:
-        return tf.random.get_global_generator().make_seeds(1)[:, 0]
+        return tf.random.uniform([2], 0, tf.int64.max, dtype=tf.int64)
     return tf.constant([seed, stream], dtype=tf.int64)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from tfimagegen.files import atomic_path
 
 MODELS = ("gan", "vae")
+NAMED_DATA = ("mnist", "fashion_mnist")  # --data names; anything else is a .npz file
 MODEL_FILES = {"gan": "generator.keras", "vae": "vae.keras"}
 QUICK_IMAGES = 512  # --quick trains on this many images, for tests and smoke runs
 
@@ -56,10 +58,10 @@ def check_data_arg(source: str, needs_labels: bool = False) -> None:
         RunError: not mnist, fashion_mnist or an existing .npz file (with labels,
             if they are needed).
     """
-    if source in ("mnist", "fashion_mnist"):
+    if source in NAMED_DATA:
         return
     if not source.endswith(".npz"):
-        raise RunError(f"--data must be mnist, fashion_mnist or a .npz file, got {source!r}")
+        raise RunError(f"--data must be {', '.join(NAMED_DATA)} or a .npz file, got {source!r}")
     if not Path(source).is_file():
         raise RunError(f"--data {source}: no such file")
     if needs_labels and load_digits_npz(source)[1] is None:
@@ -67,16 +69,20 @@ def check_data_arg(source: str, needs_labels: bool = False) -> None:
 
 
 def _no_labels(source: str) -> RunError:
-    return RunError(f"--data {source} has no labels (an npz file needs the key 'y'); the GAN "
+    return RunError(f"--data {source} has no labels (an npz file needs the key 'y' or "
+                    "'labels'); the GAN "
                     "is told which digit to draw, so it needs them: add them, or pass "
                     "--unconditional")
 
 
-def load_training_data(source: str, quick: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def load_training_data(source: str, quick: bool = False, split: str = "train"
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(images, labels)`` for ``--data``: mnist, fashion_mnist or PATH.npz.
 
     Images are uint8 ``(N, 28, 28, 1)``; labels are integers ``(N,)``, or
-    ``None`` for an npz file without the key ``y``.
+    ``None`` for an npz file without labels. For mnist and fashion_mnist,
+    ``split`` picks ``"train"`` (the digits a model trains on) or
+    ``"validation"`` (held out from them); an npz file is all training data.
 
     Raises:
         RunError: an unknown name, or an npz file of the wrong shape.
@@ -85,10 +91,10 @@ def load_training_data(source: str, quick: bool = False) -> tuple[np.ndarray, np
 
     check_data_arg(source)
     if source == "mnist":
-        images, labels = data.load_mnist("train")
+        images, labels = data.load_mnist(split)
     elif source == "fashion_mnist":
         try:
-            images, labels = data.load_fashion_mnist("train")
+            images, labels = data.load_fashion_mnist(split)
         except RuntimeError as err:
             raise RunError(str(err)) from None
     elif source.endswith(".npz"):
@@ -99,8 +105,8 @@ def load_training_data(source: str, quick: bool = False) -> tuple[np.ndarray, np
 
 
 def load_digits_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """uint8 ``(N, 28, 28, 1)`` digits under the key ``x`` of an ``.npz`` file, and
-    their labels under ``y`` (``(N,)`` integers) or ``None``.
+    """uint8 ``(N, 28, 28, 1)`` digits under the key ``x`` (or ``images``) of an
+    ``.npz`` file, and their labels under ``y`` (or ``labels``), or ``None``.
 
     Raises:
         RunError: a missing or unreadable file, a missing key, a wrong dtype or shape.
@@ -172,55 +178,121 @@ def _settings(recipe) -> dict:
             if k not in ("epochs", "quick_epochs")}
 
 
-def train(model: str, out: Path, *, epochs: int | None = None, seed: int = 0,
-          data: str = "mnist", quick: bool = False, latent_dim: int | None = None,
-          unconditional: bool = False, verbose: int | str = "auto") -> Path:
-    """Train (or resume) a ``"gan"`` or ``"vae"`` run; returns the saved model file.
+def resolve_options(out: Path, previous: dict | None, recipe, *, epochs: int | None = None,
+                    seed: int | None = None, data: str | None = None,
+                    quick: bool | None = None) -> dict:
+    """The ``epochs``, ``seed``, ``data`` and ``quick`` a ``train`` call will use.
 
-    Defaults are the notebook's full-mode recipe (``gan.Recipe``, ``vae.Recipe``);
-    ``quick`` uses its quick epochs and :data:`QUICK_IMAGES` images. A VAE
-    trains on the digits binarised at 0.5 (``data.binarize``). A GAN is
-    class-conditional and trains on the labels too, unless ``unconditional``
-    (``gan.Recipe(num_classes=0)``).
+    A new run takes what is given, else the defaults (the recipe's epochs,
+    seed 0, ``"mnist"``, not quick). A run being resumed takes what its
+    ``run.json`` recorded for anything not given; a given value that differs is
+    an error, except ``epochs``, which may grow to train more. Needs no TensorFlow.
 
     Raises:
-        RunError: as :func:`check_run_folder`, bad numbers, or data without the
+        RunError: ``epochs < 1``, or an option that conflicts with the record.
+    """
+    previous = previous or {}
+    options = {}
+    for key, value in {"seed": seed, "data": data, "quick": quick}.items():
+        recorded = previous.get(key)
+        if value is not None and recorded is not None and value != recorded:
+            raise RunError(_conflict(out, key, recorded, value))
+        options[key] = recorded if value is None else value
+    options["seed"] = 0 if options["seed"] is None else options["seed"]
+    options["data"] = options["data"] or "mnist"
+    options["quick"] = bool(options["quick"])
+    if epochs is None:
+        epochs = previous.get("epochs") or (recipe.quick_epochs if options["quick"]
+                                            else recipe.epochs)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise RunError(f"--epochs must be an int >= 1, got {epochs!r}")
+    options["epochs"] = epochs
+    return options
+
+
+def _conflict(out: Path, key: str, recorded, value) -> str:
+    if key == "quick":
+        return (f"{out} holds a {'quick' if recorded else 'full'} run; rerun "
+                f"{'with' if recorded else 'without'} --quick to resume it, or choose "
+                "another --out")
+    return (f"{out} holds a run made with --{key} {recorded}, not {value}; rerun with --{key} "
+            f"{recorded} (or without --{key}) to resume it, or choose another --out")
+
+
+def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None = None,
+          data: str | None = None, quick: bool | None = None, latent_dim: int | None = None,
+          unconditional: bool = False, verbose: int | str = "auto",
+          build: Callable | None = None) -> Path:
+    """Train (or resume) a ``"gan"`` or ``"vae"`` run; returns the saved model file.
+
+    Defaults are the notebook's full-mode recipe (``gan.Recipe``, ``vae.Recipe``)
+    on ``data="mnist"`` with seed 0; ``quick`` uses its quick epochs and
+    :data:`QUICK_IMAGES` images. An epoch is ``recipe.steps_per_epoch`` steps
+    over the repeated, reshuffled training digits, so a run costs the same
+    minutes whatever the data's size. Resuming, options not given are read back
+    from ``run.json`` (:func:`resolve_options`). A VAE trains on the digits
+    binarised at 0.5 (``data.binarize``) and, for mnist and fashion_mnist, is
+    scored on their validation split after every epoch (``val_`` records in
+    ``history.json``). A GAN is class-conditional and trains on the labels too,
+    unless ``unconditional`` (``gan.Recipe(num_classes=0)``).
+
+    ``build(recipe, seed)`` swaps in a compiled model of your own (e.g.
+    ``gan.build_gan(recipe, seed, generator=my_generator)``); ``run.json``
+    records its name under ``network``, and resuming needs the same one.
+
+    Raises:
+        RunError: as :func:`check_run_folder` and :func:`resolve_options`, bad
+            numbers, another ``build`` than the run's, or data without the
             labels a conditional GAN needs.
     """
     out = Path(out)
-    recipe, _ = check_run_folder(model, out, latent_dim, unconditional)
+    recipe, previous = check_run_folder(model, out, latent_dim, unconditional)
+    options = resolve_options(out, previous, recipe, epochs=epochs, seed=seed, data=data,
+                              quick=quick)
+    seed, data, quick = options["seed"], options["data"], options["quick"]
+    network = "recipe" if build is None else getattr(build, "__name__", "custom")
+    if previous and previous.get("network", "recipe") != network:
+        raise RunError(f"{out} holds a run of the network {previous.get('network', 'recipe')!r}, "
+                       f"not {network!r}; pass the same build to resume it, or choose another "
+                       "--out")
 
     import keras
 
     from tfimagegen import data as datasets
     from tfimagegen import gan, training, vae
 
-    epochs = epochs or (recipe.quick_epochs if quick else recipe.epochs)
-    if epochs < 1:
-        raise RunError(f"--epochs must be >= 1, got {epochs}")
     images, labels = load_training_data(data, quick)
+    if not len(images):
+        raise RunError(f"--data {data} holds no images")
     num_classes = getattr(recipe, "num_classes", 0)
     if num_classes and labels is None:
         raise _no_labels(data)
-    if num_classes and len(labels) and labels.max() >= num_classes:
+    if num_classes and labels.max() >= num_classes:
         raise RunError(f"--data {data}: labels must be in [0, {num_classes}), "
                        f"got up to {labels.max()}")
 
     out.mkdir(parents=True, exist_ok=True)
-    run = {"model": model, "epochs": epochs, "seed": seed, "data": data, "quick": quick,
-           "latent_dim": recipe.latent_dim, "recipe": _settings(recipe)}
+    run = {"model": model, **options, "latent_dim": recipe.latent_dim,
+           "recipe": _settings(recipe), "network": network}
     write_json(out / "run.json", run)
     keras.utils.set_random_seed(seed)
+    steps = -(-len(images) // recipe.batch_size) if quick else recipe.steps_per_epoch
+    validation = None
     if model == "gan":
-        net = gan.build_gan(recipe, seed=seed)
+        net = (build or gan.build_gan)(recipe, seed)
         dataset = datasets.as_dataset(images, recipe.batch_size, seed=seed, scale="tanh",
-                                      labels=labels if num_classes else None)
+                                      labels=labels if num_classes else None, repeat=True)
     else:
-        net = vae.build_vae(recipe, seed=seed)
+        net = (build or vae.build_vae)(recipe, seed)
         dataset = datasets.as_dataset(datasets.binarize(images), recipe.batch_size, seed=seed,
-                                      scale="unit")
+                                      scale="unit", repeat=True)
+        if data in NAMED_DATA:
+            val_images = load_training_data(data, quick, split="validation")[0]
+            validation = datasets.as_dataset(datasets.binarize(val_images), 500, seed=seed,
+                                             scale="unit")
     z = training.fixed_latents(10 * num_classes or 64, recipe.latent_dim, seed)
-    training.fit_run(net, dataset, out, epochs, z, verbose=verbose)
+    training.fit_run(net, dataset, out, options["epochs"], z, verbose=verbose,
+                     steps_per_epoch=steps, validation_data=validation)
     training.finish_run(net, out, z)
     path = out / MODEL_FILES[model]
     with atomic_path(path) as tmp:
@@ -311,8 +383,8 @@ def sample_with_labels(run_dir: Path, num: int, seed: int = 0,
 def likelihood(run_dir: Path, data_path: str, k: int = 1, seed: int = 0) -> dict:
     """``{"elbo": ...}`` or, for ``k > 1``, ``{"elbo", "iwae", "k"}``: nats per image.
 
-    Scores a finished VAE run on the uint8 28×28 digits under the key ``x`` of
-    ``data_path``, binarised at 0.5 as in training.
+    Scores a finished VAE run on the uint8 28×28 digits under the key ``x`` (or
+    ``images``) of ``data_path``, binarised at 0.5 as in training.
 
     Raises:
         RunError: not a finished VAE run, ``k < 1``, or an unusable data file.

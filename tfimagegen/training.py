@@ -182,20 +182,24 @@ def read_history(out: Path) -> list[dict]:
 
 def fit_run(model: keras.Model, dataset: tf.data.Dataset, out: Path, epochs: int,
             z: tf.Tensor, verbose: int | str = "auto",
-            validation_data: tf.data.Dataset | None = None) -> list[dict]:
+            validation_data: tf.data.Dataset | None = None,
+            steps_per_epoch: int | None = None) -> list[dict]:
     """Train ``model`` into the run folder ``out``, resuming where it stopped.
 
     Rerunning after an interruption (even ``kill -9``) restores the last
     finished epoch from ``out/backup`` and carries on to ``epochs``. With
     ``validation_data``, each epoch's record also holds ``val_``-prefixed scores.
+    ``steps_per_epoch`` is needed for a dataset that repeats forever
+    (``data.as_dataset(..., repeat=True)``); ``None`` is one pass.
 
     Returns:
         The run's per-epoch history records.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model.fit(dataset, epochs=epochs, callbacks=run_callbacks(out, z), verbose=verbose,
-              shuffle=False, validation_data=validation_data)
+    model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
+              callbacks=run_callbacks(out, z), verbose=verbose, shuffle=False,
+              validation_data=validation_data)
     return read_history(out)
 
 

@@ -210,13 +210,19 @@ class VAE(keras.Model):
 
 
 def build_vae(recipe: Recipe | None = None, seed: int | None = None,
-              strategy: tf.distribute.Strategy | None = None) -> VAE:
-    """A compiled :class:`VAE` for ``recipe`` (default ``Recipe()``), under ``strategy``'s scope."""
+              strategy: tf.distribute.Strategy | None = None,
+              encoder: keras.Model | None = None, decoder: keras.Model | None = None) -> VAE:
+    """A compiled :class:`VAE` for ``recipe`` (default ``Recipe()``), under ``strategy``'s scope.
+
+    ``encoder`` and ``decoder`` swap in networks of your own (with the inputs
+    and outputs of :func:`make_encoder` and :func:`make_decoder`); by default
+    the recipe's are built.
+    """
     recipe = recipe or Recipe()
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        model = VAE(make_encoder(recipe.latent_dim, recipe.width),
-                    make_decoder(recipe.latent_dim, recipe.width),
+        model = VAE(encoder or make_encoder(recipe.latent_dim, recipe.width),
+                    decoder or make_decoder(recipe.latent_dim, recipe.width),
                     beta=recipe.beta, shift=recipe.shift, seed=seed, name="vae")
         model.build()
         model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate))
