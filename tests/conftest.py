@@ -65,4 +65,5 @@ def online(monkeypatch):
     full = ((np.tile(x[..., 0], (15, 1, 1)), np.tile(y, 15)),
             (np.tile(x_test[..., 0], (10, 1, 1)), np.tile(y_test, 10)))
     monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: full)
+    monkeypatch.setattr(data, "_unreachable", set())
     monkeypatch.setenv("TFIMAGEGEN_DATA_SOURCE", "auto")

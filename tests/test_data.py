@@ -80,17 +80,22 @@ def test_load_mnist_embedded_source(split, monkeypatch):
 
 
 def test_load_mnist_falls_back_with_one_message(monkeypatch, capsys, split):
+    attempts = []
+
     def offline(name, split):
+        attempts.append(name)
         raise Exception("URL fetch failure")  # what keras raises offline
 
     monkeypatch.setattr(data, "_from_keras", offline)
     monkeypatch.setattr(data, "_announced", set())
+    monkeypatch.setattr(data, "_unreachable", set())
     assert data.mnist_source("auto") == "embedded"
     data.load_mnist("train", source="auto")
     x, _ = data.load_mnist("test", source="auto")
     assert np.array_equal(x, split["test"][0])
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "embedded digits" in lines[0]
+    assert attempts == ["mnist"]  # one failed download per process, not one per call
     with pytest.raises(Exception, match="URL fetch failure"):
         data.load_mnist(source="keras")
 

