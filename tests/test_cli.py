@@ -42,6 +42,11 @@ def test_noise_command_writes_a_noisy_copy_and_repeats_with_seed(tmp_path, photo
     (["noise", "{photo}", "{out}", "--amount", "-1"], "expected a finite number >= 0"),
     (["noise", "{photo}", "{out}", "--amount", "abc"], "expected a number"),
     (["noise", "{photo}", "{out}", "--kind", "salt-and-pepper", "--amount", "2"], "[0, 1]"),
+    (["noise", "{photo}", "{out}", "--kind", "uniform", "--amount", "1e39"], "at most 3.4e+38"),
+    (["noise", "{photo}", "{out}", "--kind", "poisson", "--amount", "1e-30"],
+     "--amount for poisson must be >= 0.0001"),
+    (["noise", "{photo}", "{out}", "--seed", "-1"], "expected a seed in [0, 2**32)"),
+    (["noise", "{dir}", "{out}"], "no such image file"),
     (["noise", "{photo}", "{out}", "--kind", "pink"], "invalid choice"),
     (["noise", "{photo}", "{badout}"], "image suffix"),
     (["noise", "{photo}"], "required"),
@@ -51,12 +56,28 @@ def test_noise_command_failures_exit_2_with_one_line_and_no_output(tmp_path, pho
     notimage = tmp_path / "notimage.png"
     notimage.write_text("hello")
     paths = {"missing": tmp_path / "missing.png", "out": tmp_path / "out.png",
-             "notimage": notimage, "photo": photo, "badout": tmp_path / "out.txt"}
+             "notimage": notimage, "photo": photo, "badout": tmp_path / "out.txt",
+             "dir": tmp_path}
     result = run_cli(*[a.format(**paths) for a in args])
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
     assert not (tmp_path / "out.png").exists() and not (tmp_path / "out.txt").exists()
+
+
+def test_noise_command_names_an_output_it_cannot_write(tmp_path, photo):
+    (tmp_path / "taken.png").mkdir()
+    result = run_cli("noise", photo, tmp_path / "taken.png")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"tfimagegen: error: {tmp_path / 'taken.png'}: is a folder, not a file")
+
+
+def test_poisson_floor_matches_the_noise_module():
+    from tfimagegen import __main__, noise
+
+    assert __main__.POISSON_MIN_AMOUNT == pytest.approx(noise.MAX_PEAK ** -0.5)
+    assert __main__.FLOAT32_MAX == noise.FLOAT32_MAX
 
 
 def test_noise_command_runs_as_a_module(tmp_path, photo):

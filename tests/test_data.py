@@ -155,7 +155,7 @@ def test_load_npz_reads_what_sample_writes_and_refuses_bad_labels(tmp_path):
     np.savez(tmp_path / "wide.npz", x=x, y=np.array([0, 1, 300]))
     np.savez(tmp_path / "negative.npz", x=x, labels=np.array([0, -1, 2]))
     (tmp_path / "single.npz").write_bytes((tmp_path / "single.npy").read_bytes())
-    with pytest.raises(ValueError, match="holds a single array"):
+    with pytest.raises(ValueError, match="single.npz is not a .npz file numpy can read"):
         data.load_npz(tmp_path / "single.npz")
     with pytest.raises(TypeError, match=r"\['y'\] must hold integer labels, got dtype float64"):
         data.load_npz(tmp_path / "floaty.npz")
@@ -227,3 +227,20 @@ def test_to_unit_digits_detects_the_encoding():
         data.to_unit_digits(np.full((1, 28, 28), np.nan))
     with pytest.raises(TypeError, match="int64"):
         data.to_unit_digits(np.zeros((1, 28, 28), np.int64))
+
+
+def test_open_npz_refuses_a_file_that_expands_beyond_the_limit(tmp_path):
+    from test_metrics import write_npz_header_only
+
+    write_npz_header_only(tmp_path / "bomb.npz", "x", (2_000_000, 28, 28))
+    assert (tmp_path / "bomb.npz").stat().st_size < 5_000_000
+    with pytest.raises(ValueError, match=r"holds 1,495 MiB of arrays once loaded; files above "
+                                         r"1,024 MiB are refused"):
+        data.load_npz(tmp_path / "bomb.npz")
+
+
+def test_load_npz_names_a_truncated_file(tmp_path):
+    np.savez(tmp_path / "cut.npz", x=np.zeros((50, 28, 28), np.uint8))
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "cut.npz").read_bytes()[:200])
+    with pytest.raises(ValueError, match="cut.npz is not a .npz file numpy can read"):
+        data.load_npz(tmp_path / "cut.npz")

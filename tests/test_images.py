@@ -107,3 +107,41 @@ def test_to_uint8_rejects_nan_and_an_empty_range():
         images.to_uint8(np.array([0.5, np.nan]))
     with pytest.raises(ValueError, match=r"low < high, got \(1, 1\)"):
         images.to_uint8(np.array([0.5]), value_range=(1, 1))
+
+
+def test_load_image_scales_16_bit_grey_and_keeps_grey_with_alpha(tmp_path):
+    from PIL import Image
+
+    wide = np.array([[0, 257, 32896, 65535]], np.uint16)
+    Image.fromarray(wide).save(tmp_path / "wide.png")  # a 16-bit greyscale PNG
+    assert images.load_image(tmp_path / "wide.png")[..., 0].tolist() == [[0, 1, 128, 255]]
+    Image.fromarray(np.full((2, 3, 2), 90, np.uint8), mode="LA").save(tmp_path / "la.png")
+    grey = images.load_image(tmp_path / "la.png")
+    assert grey.shape == (2, 3, 1) and grey.max() == 90
+
+
+def test_load_image_refuses_a_huge_image_from_its_header(tmp_path):
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    Image.new("L", (1, 1)).save(tmp_path / "small.png")
+    png = bytearray((tmp_path / "small.png").read_bytes())
+    png[16:24] = struct.pack(">II", 30_000, 30_000)  # IHDR width and height
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    (tmp_path / "huge.png").write_bytes(bytes(png))
+    with pytest.raises(ValueError, match="huge.png is too large .* images above 50,000,000"):
+        images.load_image(tmp_path / "huge.png")
+    png[16:24] = struct.pack(">II", 10_000, 10_000)  # below Pillow's own limit, above ours
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    (tmp_path / "big.png").write_bytes(bytes(png))
+    with pytest.raises(ValueError, match="big.png is 10000x10000 pixels; images above 50,000,000"):
+        images.load_image(tmp_path / "big.png")
+
+
+def test_saving_over_a_folder_names_it(tmp_path):
+    (tmp_path / "out.png").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder, not a file") as caught:
+        images.save_image(tmp_path / "out.png", np.zeros((4, 4), np.uint8))
+    assert caught.value.filename == str(tmp_path / "out.png")

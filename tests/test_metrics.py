@@ -160,16 +160,64 @@ def test_cli_evaluate_prints_one_json_line(tmp_path, capsys):
     ({"images": np.zeros((2000, 32, 32), np.uint8)}, "(N, 28, 28)"),
     ({"images": np.zeros((10, 28, 28), np.uint8)}, "at least 1000 images"),
     ({"images": np.full((1000, 28, 28), 7.0)}, "lie in [0, 1]"),
+    ({"images": np.zeros((1000, 28, 28), np.uint8), "labels": np.arange(1000) % 10 + 10},
+     "labels must be digits in [0, 10), got 10 to 19"),
+    ({"images": np.zeros((1000, 28, 28), np.uint8), "labels": np.array(["7"] * 1000)},
+     "labels must be integers"),
+    ("npy", "is not a .npz file"),
+    ("truncated", "is not a .npz file"),
+    ("bomb", "MiB are refused"),
+    ("few", "--num-samples must be >= 10, got 3"),
 ])
 def test_cli_evaluate_failures_exit_2_with_one_line(tmp_path, capsys, content, message):
     from tfimagegen.__main__ import main
 
-    path = tmp_path / "s.npz"
-    if content is not None:
+    path, args = tmp_path / "s.npz", []
+    if content == "npy":
+        np.save(tmp_path / "s.npy", np.zeros((1000, 28, 28), np.uint8))
+        (tmp_path / "s.npy").rename(path)
+    elif content == "truncated":
+        np.savez(path, images=np.zeros((1000, 28, 28), np.uint8))
+        path.write_bytes(path.read_bytes()[:300])
+    elif content == "bomb":
+        write_npz_header_only(path, "images", (2_000_000, 28, 28))
+    elif content == "few":
+        np.savez(path, images=np.zeros((1000, 28, 28), np.uint8))
+        args = ["--num-samples", "3"]
+    elif content is not None:
         np.savez(path, **content)
-    assert main(["evaluate", str(path)]) == 2
+    assert main(["evaluate", str(path), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0]
+    assert len(err) == 1 and message in err[0], err
+
+
+def write_npz_header_only(path, key: str, shape: tuple) -> None:
+    """An .npz whose array claims ``shape`` (uint8) and holds zeros: 1.5 MB that expands to GB."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_2_0(header, {"descr": "|u1", "fortran_order": False,
+                                                  "shape": shape})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, \
+            archive.open(f"{key}.npy", "w") as member:
+        member.write(header.getvalue())
+        member.write(bytes(int(np.prod(shape))))
+
+
+def test_scores_refuse_too_few_rows_and_bad_labels():
+    a = np.zeros((1, 4))
+    with pytest.raises(ValueError, match="features_a must be .* N >= 2"):
+        metrics.frechet_distance(a, np.zeros((5, 4)))
+    with pytest.raises(ValueError, match="same width, got 4 and 3"):
+        metrics.kernel_distance(np.zeros((5, 4)), np.zeros((5, 3)))
+    x, y = data.embedded_split("test")
+    with pytest.raises(ValueError, match="num_samples must be an int >= 10, got 3"):
+        metrics.evaluate(x, num_samples=3)
+    with pytest.raises(TypeError, match="labels must be integers"):
+        metrics.label_accuracy(x[:4], np.array([0.0, 1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match=r"labels must be digits in \[0, 10\), got -1 to 3"):
+        metrics.label_accuracy(x[:4], np.array([-1, 1, 2, 3]))
 
 
 def test_train_classifier_rebuilds_an_equivalent_classifier(tmp_path, capsys):

@@ -183,3 +183,19 @@ def test_new_noise_levels_do_not_retrace_the_graph():
     for level in (0.4, 0.5, 0.6):
         noise.add_gaussian(GREY_F32, stddev=level, seed=0)
     assert _plus_gaussian.experimental_get_tracing_count() == traced
+
+
+SEED_RANGE = r"seed must be an int in \[0, 2\*\*63\)"
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: noise.add_uniform(GREY_F32, amount=1e39), ValueError, r"at most 3.4e\+38"),
+    (lambda: noise.poisson(GREY_F32, peak=1e9), ValueError, r"peak must be <= 1e\+08"),
+    (lambda: noise.add_gaussian(np.zeros((0, 8, 8, 1), np.float32)), ValueError,
+     "at least one pixel"),
+    (lambda: noise.gaussian((4, 4), seed=2**63), ValueError, SEED_RANGE),
+    (lambda: noise.gaussian((4, 4), seed=-1), ValueError, SEED_RANGE),
+])
+def test_hostile_numbers_get_a_clear_error(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -1,12 +1,15 @@
 """tfimagegen.training and the train/sample CLI: run folders, resume, callbacks."""
 
 import dataclasses
+import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -217,7 +220,20 @@ def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
      "made with --seed 0, not 3; rerun with --seed 0 (or without --seed)"),
     ("full-gan-run", ["train", "gan", "--out", "{dir}", "--quick"],
      "holds a full run; rerun without --quick to resume it"),
-    (None, ["sample", "{dir}", "--num", "0", "--out", "{dir}/s.npz"], "--num must be >= 1"),
+    (None, ["sample", "{dir}", "--num", "0", "--out", "{dir}/s.npz"], "--num must be in [1, "),
+    ("finished", ["sample", "{dir}", "--num", "1000000000", "--out", "{dir}/s.npz"],
+     "--num must be in [1, 100,000], got 1,000,000,000"),
+    ("digits", ["elbo", "{dir}", "--data", "{data}", "--k", "1000000"],
+     "--k must be in [1, 100,000], got 1,000,000"),
+    (None, ["train", "gan", "--out", "{dir}", "--seed", "-1"], "expected a seed in [0, 2**32)"),
+    (None, ["sample", "{dir}", "--seed", "99999999999", "--out", "{dir}/s.npz"],
+     "expected a seed in [0, 2**32)"),
+    ("list-run", ["train", "gan", "--out", "{dir}"], "run.json is damaged (a JSON list"),
+    ("empty-digits", ["train", "gan", "--out", "{dir}", "--data", "{data}"], "holds no images"),
+    ("truncated-digits", ["train", "gan", "--out", "{dir}", "--data", "{data}"],
+     "is not a .npz file numpy can read"),
+    ("corrupt-model", ["sample", "{dir}", "--out", "{dir}/s.npz"], "cannot be loaded"),
+    ("lambda-model", ["sample", "{dir}", "--out", "{dir}/s.npz"], "cannot be loaded"),
     (None, ["train", "gan", "--out", "{dir}", "--data", "digits.csv"], "--data must be"),
     (None, ["train", "gan", "--out", "{dir}", "--data", "{dir}/missing.npz"], "no such file"),
     (None, ["train", "diffusion", "--out", "{dir}"], "invalid choice"),
@@ -265,6 +281,20 @@ def test_train_and_sample_failures_exit_2_with_one_line(tmp_path, capsys, setup,
         (run_dir / "run.json").write_text(json.dumps({
             "model": "gan", "seed": 0, "data": "mnist", "quick": setup == "quick-gan-run",
             "epochs": 2, "recipe": runs._settings(gan.Recipe())}))
+    elif setup == "list-run":
+        (run_dir / "run.json").write_text("[1, 2]")
+    elif setup == "empty-digits":
+        np.savez(tmp_path / "digits.npz", x=np.zeros((0, 28, 28), np.uint8), y=np.zeros(0, int))
+    elif setup == "truncated-digits":
+        np.savez(tmp_path / "digits.npz", x=np.zeros((40, 28, 28), np.uint8), y=np.zeros(40, int))
+        (tmp_path / "digits.npz").write_bytes((tmp_path / "digits.npz").read_bytes()[:300])
+    elif setup in ("corrupt-model", "lambda-model"):
+        (run_dir / "run.json").write_text(json.dumps({"model": "gan", "recipe": {}}))
+        if setup == "corrupt-model":
+            (run_dir / "generator.keras").write_bytes(b"PK\x03\x04 not a model")
+        else:  # safe_mode refuses to deserialise a Lambda: it would run arbitrary code
+            keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda t: 2 * t)]).save(
+                run_dir / "generator.keras")
     elif setup in ("digits", "floats"):
         x = np.zeros((4, 28, 28), np.uint8 if setup == "digits" else np.float32)
         np.savez(tmp_path / "digits.npz", x=x)
@@ -281,6 +311,83 @@ def test_train_and_sample_failures_exit_2_with_one_line(tmp_path, capsys, setup,
     assert len(err) == 1 and message in err[0], err
     if setup == "foreign":
         assert sorted(p.name for p in run_dir.iterdir()) == ["thesis.tex"]
+
+
+def test_a_failed_checkpoint_write_keeps_the_last_good_one(tmp_path, monkeypatch, capsys):
+    """A full disk while the backup is written: the previous epoch's stays, and resumes."""
+    out = tmp_path / "run"
+    runs.train("gan", out, quick=True, epochs=1, verbose=0)
+    weights = out / "backup" / "latest.weights.h5"
+    good = weights.read_bytes()
+
+    def full_disk(self, filepath, overwrite=True, **kwargs):
+        Path(filepath).write_bytes(b"the first half of a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device", str(filepath))
+
+    monkeypatch.setattr(keras.Model, "save_weights", full_disk)
+    assert main(["train", "gan", "--out", str(out), "--epochs", "2"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("tfimagegen: error: ") and "No space left on device" in lines[-1]
+    assert weights.read_bytes() == good
+    assert json.loads((out / "backup" / "training_metadata.json").read_text())["epoch"] == 1
+    assert not (out / "backup" / "partial.weights.h5").exists()
+    monkeypatch.undo()
+    runs.train("gan", out, epochs=2, verbose=0)
+    assert [e["epoch"] for e in training.read_history(out)] == [1, 2]
+
+
+def test_a_damaged_backup_is_named_with_what_to_do(tmp_path, capsys):
+    """A checkpoint cut short (a crash mid-write by another tool): one line, no crash loop."""
+    out = tmp_path / "run"
+    runs.train("gan", out, quick=True, epochs=1, verbose=0)
+    weights = out / "backup" / "latest.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:2000])
+    for _ in range(2):  # the same answer every time, until the folder is dealt with
+        assert main(["train", "gan", "--out", str(out), "--epochs", "2"]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and "backup cannot be restored" in lines[0]
+        assert "delete that folder to train this run again from epoch 0" in lines[0]
+
+
+HOLD_THE_LOCK = """
+import time
+from pathlib import Path
+from tfimagegen import runs
+with runs.run_lock(Path({out!r})):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_second_writer_is_refused_and_a_killed_one_blocks_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK.format(out=str(out))],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["train", "gan", "--out", str(out), "--quick"]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert lines == [f"tfimagegen: error: {out} is being trained by process {holder.pid}; "
+                         "wait for it to finish, or choose another --out"]
+        with pytest.raises(runs.RunError, match="is being trained"):
+            runs.train("vae", out, quick=True)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    runs.check_unlocked(out)  # the kernel released the killed process's lock
+    assert runs.read_run(out) is None  # a folder holding only the lock file is an empty one
+
+
+def test_an_error_after_tensorflow_loads_is_the_last_line(quick_run, tmp_path):
+    run_dir = tmp_path / "broken"
+    shutil.copytree(quick_run, run_dir)
+    (run_dir / "generator.keras").write_bytes(b"PK\x03\x04 damaged")
+    proc = cli("sample", run_dir, "--out", tmp_path / "s.npz")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"tfimagegen: error: {run_dir / 'generator.keras'} cannot be loaded")
+    assert "Traceback" not in err and not (tmp_path / "s.npz").exists()
 
 
 def test_train_failure_in_a_real_shell_prints_exactly_one_line(tmp_path):
@@ -337,8 +444,6 @@ def test_train_vae_writes_the_promised_files(quick_vae_run):
 
 
 def test_train_vae_resumes_and_trains_only_the_new_epochs(quick_vae_run, tmp_path):
-    import shutil
-
     out = tmp_path / "vae"
     shutil.copytree(quick_vae_run, out)
     before = training.read_history(out)

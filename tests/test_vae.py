@@ -136,6 +136,23 @@ def test_bounds_reject_bad_images(trained, images, error, message):
         vae.iwae_bound(trained, images, k=2)
 
 
+def test_iwae_decodes_a_large_k_in_bounded_chunks(trained, digits):
+    """elbo --k 100000 once decoded all k latents of an image at once (24 GB)."""
+    sizes = []
+
+    def decoder(z, training=False):
+        sizes.append(int(z.shape[0]))
+        return trained.decoder(z, training=training)
+
+    spy = type("Spy", (), {"encoder": trained.encoder, "decoder": staticmethod(decoder),
+                           "latent_dim": trained.latent_dim})()
+    chunked = vae.iwae_bound(spy, digits[:2], k=250, seed=1, samples_per_batch=100)
+    assert max(sizes) <= 100 and sum(sizes) == 2 * 250
+    whole = vae.iwae_bound(trained, digits[:2], k=250, seed=1)  # one call per image batch
+    assert abs(chunked - whole) < 1.0  # the same bound, estimated with other draws
+    assert vae.iwae_bound(spy, digits[:2], k=250, seed=1, samples_per_batch=100) == chunked
+
+
 @pytest.mark.parametrize("k", [0, 2.5, True])
 def test_iwae_rejects_a_bad_k(trained, digits, k):
     with pytest.raises(ValueError, match="k must be an int >= 1"):

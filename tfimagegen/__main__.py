@@ -13,7 +13,10 @@ Commands (each documented in the README):
 
 Bad arguments exit with status 2 and one line on stderr, no traceback, and
 leave no output file. Arguments are checked before TensorFlow is imported, so
-such errors are quick and free of TensorFlow's start-up messages.
+such errors are quick and free of TensorFlow's start-up messages. Whatever
+fails, the last line on stderr starts with ``tfimagegen: error:``: a file that
+cannot be read or written names the file (status 2); anything unexpected is
+one line too (status 1; ``TFIMAGEGEN_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 NOISE_KINDS = ("gaussian", "uniform", "salt-and-pepper", "poisson")
+FLOAT32_MAX = 3.4028234663852886e38  # the noise is computed in float32
+POISSON_MIN_AMOUNT = 1e-4  # peak = 1 / amount**2 must stay <= noise.MAX_PEAK (1e8)
+MAX_CLI_SEED = 2**32  # keras.utils.set_random_seed seeds NumPy, which takes [0, 2**32)
+MIN_EVAL_SAMPLES = 10  # metrics.evaluate's smallest sample count
 
 
 class UsageError(Exception):
@@ -44,8 +51,19 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    if not math.isfinite(value) or not 0 <= value <= FLOAT32_MAX:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0 (at most "
+                                         f"{FLOAT32_MAX:.3g}), got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < MAX_CLI_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**32), got {text!r}")
     return value
 
 
@@ -55,8 +73,9 @@ def _cmd_noise(args: argparse.Namespace) -> None:
     out = Path(args.output)
     if args.kind == "salt-and-pepper" and args.amount > 1:
         raise UsageError(f"--amount for salt-and-pepper is a fraction in [0, 1], got {args.amount}")
-    if args.kind == "poisson" and args.amount == 0:
-        raise UsageError("--amount for poisson must be > 0 (it is the noise std at white)")
+    if args.kind == "poisson" and args.amount < POISSON_MIN_AMOUNT:
+        raise UsageError(f"--amount for poisson must be >= {POISSON_MIN_AMOUNT:g} (it is the "
+                         f"noise std at white; peak = 1/amount^2), got {args.amount:g}")
     if out.suffix.lower() not in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}:
         raise UsageError(f"OUTPUT must end in an image suffix such as .png, got {out}")
     try:
@@ -87,22 +106,24 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
 def _read_images_npz(path: str, what: str) -> tuple:
     """Images (key ``images``, or ``x``) and optional ``labels`` from an npz file."""
-    import numpy as np
+    from tfimagegen import data
 
     if not Path(path).is_file():
         raise UsageError(f"{what} file not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with data.open_npz(path) as archive:
             key = next((k for k in ("images", "x") if k in archive.files), None)
             if key is None:
                 raise UsageError(f"{path} has no 'images' array; it has {sorted(archive.files)}")
             labels = archive["labels"] if "labels" in archive.files else None
             return archive[key], labels
-    except (ValueError, OSError, AttributeError) as err:
-        raise UsageError(f"{path} is not a .npz file of arrays ({err})") from None
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
+    if args.num_samples < MIN_EVAL_SAMPLES:
+        raise UsageError(f"--num-samples must be >= {MIN_EVAL_SAMPLES}, got {args.num_samples}")
     images, labels = _read_images_npz(args.samples, "samples")
     reference = _read_images_npz(args.reference, "reference")[0] if args.reference else None
 
@@ -137,8 +158,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
                                                  args.unconditional)
         options = runs.resolve_options(out, previous, recipe, epochs=args.epochs, seed=args.seed,
                                        data=args.data, quick=args.quick)
-        runs.check_data_arg(options["data"],
-                            needs_labels=args.model == "gan" and not args.unconditional)
+        runs.check_data_arg(options["data"], needs_labels=bool(getattr(recipe, "num_classes", 0)),
+                            num_classes=getattr(recipe, "num_classes", 0))
+        runs.check_unlocked(out)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
 
@@ -151,7 +173,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     except runs.RunError as err:
         raise UsageError(str(err)) from None
     except training.NaNLossError as err:
-        print(f"tfimagegen: training stopped: {err}", file=sys.stderr)
+        print(f"tfimagegen: error: training stopped: {err}", file=sys.stderr)
         raise SystemExit(1) from None
     print(f"wrote {path}")
 
@@ -199,12 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amount", type=_positive_float, default=0.1,
                    help="gaussian: std; uniform: half-width; salt-and-pepper: fraction of "
                         "pixels; poisson: noise std at white (peak = 1/amount^2). Default 0.1")
-    p.add_argument("--seed", type=int, default=None, help="int seed for repeatable noise")
+    p.add_argument("--seed", type=_seed, default=None, help="int seed for repeatable noise")
     p.set_defaults(func=_cmd_noise)
 
     p = sub.add_parser("demo", help="write the demo gallery (make demo)")
     p.add_argument("--out", default="outputs/demo", help="folder to write into")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--quick", action="store_true", help="a smoke-test GAN instead of a short one")
     p.set_defaults(func=_cmd_demo)
 
@@ -219,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-classifier", help="retrain the metrics classifier from a seed")
     p.add_argument("--out", default=str(metrics.WEIGHTS_PATH), help="weights file to write")
-    p.add_argument("--seed", type=int, default=metrics.CLASSIFIER_SEED)
+    p.add_argument("--seed", type=_seed, default=metrics.CLASSIFIER_SEED)
     p.add_argument("--epochs", type=int, default=metrics.CLASSIFIER_EPOCHS)
     p.set_defaults(func=_cmd_train_classifier)
 
@@ -230,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="size of the latent space (default: the recipe's, 64 gan / 16 vae)")
     p.add_argument("--epochs", type=int, default=None,
                    help="default: the notebook's full-mode recipe (resuming: the run's)")
-    p.add_argument("--seed", type=int, default=None, help="default 0 (resuming: the run's)")
+    p.add_argument("--seed", type=_seed, default=None, help="default 0 (resuming: the run's)")
     p.add_argument("--data", default=None,
                    help="mnist (default), fashion_mnist or PATH.npz (images under x or "
                         "images, labels under y or labels); resuming: the run's")
@@ -243,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="generate digits from a trained run")
     p.add_argument("run_dir", help="a run folder written by 'train'")
     p.add_argument("--num", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--label", type=int, default=None,
                    help="conditional gan runs: draw only this class (default: all in turn)")
     p.add_argument("--out", required=True,
@@ -256,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help=".npz with uint8 28x28 digits under the key x")
     p.add_argument("--k", type=int, default=1,
                    help="importance samples: 1 prints the ELBO; k > 1 adds the IWAE bound")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.set_defaults(func=_cmd_elbo)
     return parser
 
@@ -267,9 +289,22 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         args.func(args)
     except UsageError as err:
-        print(f"tfimagegen: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(str(err), 2)
+    except OSError as err:  # a directory, a read-only place, a full disk: name the file
+        where = f"{err.filename}: " if err.filename else ""
+        return _fail(f"{where}{err.strerror or err}", 2)
+    except Exception as err:
+        if os.environ.get("TFIMAGEGEN_DEBUG") == "1":
+            raise
+        from tfimagegen.data import first_line
+
+        return _fail(f"{first_line(err)} (set TFIMAGEGEN_DEBUG=1 for the traceback)", 1)
     return 0
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"tfimagegen: error: {message}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

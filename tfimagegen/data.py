@@ -28,6 +28,8 @@ import gzip
 import importlib.util
 import os
 import sys
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,9 @@ __all__ = [
     "load_mnist",
     "load_fashion_mnist",
     "load_npz",
+    "open_npz",
+    "first_line",
+    "MAX_NPZ_BYTES",
     "embedded_split",
     "split_validation",
     "mnist_source",
@@ -62,6 +67,12 @@ def _announce(message: str) -> None:
     if message not in _announced:
         _announced.add(message)
         print(message, file=sys.stderr)
+
+
+def first_line(err: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
@@ -245,6 +256,48 @@ def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
         ) from err
 
 
+MAX_NPZ_BYTES = 2**30  # an .npz file whose arrays would take more memory than this is refused
+_NPZ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def open_npz(path: str | os.PathLike):
+    """``np.load`` an ``.npz`` file, once its headers show it fits in memory.
+
+    A small file can hold arrays that expand to gigabytes; their shapes are read
+    from the file's headers first, without decompressing anything.
+
+    Returns:
+        The ``np.lib.npyio.NpzFile`` (use it in a ``with`` block).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not an ``.npz`` file (a single ``.npy`` array, a truncated
+            or damaged file), or arrays above :data:`MAX_NPZ_BYTES` in all.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        total = 0
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as member:
+                    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                                   (2, 0): np.lib.format.read_array_header_2_0}.get(
+                        np.lib.format.read_magic(member))
+                    if read_header is None:
+                        raise ValueError(f"{name} is not a .npy array this numpy reads")
+                    shape, _, dtype = read_header(member)
+                total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    except _NPZ_ERRORS as err:
+        raise ValueError(f"{path} is not a .npz file numpy can read ({first_line(err)}); save "
+                         "arrays with np.savez(path, x=images)") from None
+    if total > MAX_NPZ_BYTES:
+        raise ValueError(f"{path} holds {total / 2**20:,.0f} MiB of arrays once loaded; files "
+                         f"above {MAX_NPZ_BYTES / 2**20:,.0f} MiB are refused")
+    return np.load(path, allow_pickle=False)
+
+
 IMAGE_KEYS = ("x", "images")  # train --data and elbo --data write x; sample writes images
 LABEL_KEYS = ("y", "labels")
 
@@ -265,28 +318,24 @@ def load_npz(path: str | os.PathLike, key: str | None = None
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not an npz file, a missing key, a wrong shape or label count,
+        ValueError: not an npz file (or a damaged one, or one above
+            :data:`MAX_NPZ_BYTES`), a missing key, a wrong shape or label count,
             labels outside [0, 255].
         TypeError: images that are not uint8, labels that are not integers.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise ValueError(f"{path} is not a .npz file numpy can read ({err})") from err
-    if not hasattr(archive, "files"):
-        raise ValueError(f"{path} holds a single array; save with np.savez({key or 'x'}=images)")
-    with archive:
+    with open_npz(path) as archive:
         keys = (key,) if key else IMAGE_KEYS
         key = next((k for k in keys if k in archive.files), None)
         if key is None:
             raise ValueError(f"{path} has no key {' or '.join(map(repr, keys))}; it has "
                              f"{sorted(archive.files)}")
-        x = archive[key]
         label_key = next((k for k in LABEL_KEYS if k in archive.files), None)
-        y = None if label_key is None else archive[label_key]
+        try:
+            x = archive[key]
+            y = None if label_key is None else archive[label_key]
+        except _NPZ_ERRORS as err:
+            raise ValueError(f"{path} is damaged ({first_line(err)})") from None
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] not in (1, 3):

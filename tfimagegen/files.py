@@ -5,6 +5,7 @@ Used by every module that writes results (images, run folders, histories).
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,17 +20,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     The temporary name keeps ``path``'s suffix (``.keras``, ``.npz``, ``.png``
     writers look at it). If the block raises, the temporary file is removed and
-    ``path`` is left as it was.
+    ``path`` is left as it was; an ``OSError`` (a read-only folder, a full disk)
+    is raised again naming ``path`` itself, and a ``path`` that is a folder is
+    refused up front.
 
     Example:
         >>> with atomic_path("out/history.json") as tmp:
         ...     tmp.write_text("{}")
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
     try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+        try:
+            yield tmp
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as err:  # a read-only folder, a full disk: name the file asked for
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err

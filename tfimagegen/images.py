@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +22,10 @@ from PIL import Image, UnidentifiedImageError
 
 from tfimagegen.files import atomic_path
 
-__all__ = ["load_image", "save_image", "sample_image", "to_uint8", "show_grid", "GridFigure"]
+__all__ = ["load_image", "save_image", "sample_image", "to_uint8", "show_grid", "GridFigure",
+           "MAX_PIXELS"]
+
+MAX_PIXELS = 50_000_000  # load_image refuses larger images (a 7,000 x 7,000 photo is 49M)
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
@@ -32,22 +36,43 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
 
     Returns:
         uint8 array ``(H, W, 3)`` for colour images (alpha is dropped) or
-        ``(H, W, 1)`` for greyscale ones.
+        ``(H, W, 1)`` for greyscale ones (with or without alpha). 16-bit
+        greyscale is scaled to 8 bits (``round(v / 257)``), not clipped.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not an image.
+        ValueError: the file is not an image, holds more than :data:`MAX_PIXELS`
+            pixels (checked from its header, before decoding), or holds
+            floating-point pixels.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {path}")
     try:
-        with Image.open(path) as img:
-            img.load()
-            grey = img.mode in ("1", "L", "I", "I;16", "F")
-            img = img.convert("L" if grey else "RGB")
-            array = np.asarray(img, dtype=np.uint8)
+        with warnings.catch_warnings():  # the size is checked here, with a clear message
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{path} is too large ({err}); images above {MAX_PIXELS:,} pixels "
+                         "are refused") from None
     except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{path} is not an image file Pillow can read ({err})") from err
+    try:
+        with img:
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise ValueError(f"{path} is {width}x{height} pixels; images above "
+                                 f"{MAX_PIXELS:,} pixels are refused")
+            img.load()
+            if img.mode == "F":
+                raise ValueError(f"{path} holds floating-point pixels (mode F); save it as "
+                                 "8- or 16-bit")
+            if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit grey
+                wide = np.asarray(img, dtype=np.float64)
+                return np.round(np.clip(wide, 0, 65535) / 257).astype(np.uint8)[..., None]
+            grey = img.mode in ("1", "L", "LA", "La")
+            array = np.asarray(img.convert("L" if grey else "RGB"), dtype=np.uint8)
+    except OSError as err:  # a truncated or damaged file fails while decoding
         raise ValueError(f"{path} is not an image file Pillow can read ({err})") from err
     return array[..., None] if grey else array
 

@@ -55,6 +55,8 @@ __all__ = [
 ]
 
 EVAL_SAMPLES = 1000  # images per side in evaluate(): the embedded test split has 1,000
+MIN_SAMPLES = 10  # evaluate() needs a few: precision/recall look at 3 neighbours, KID at pairs
+NUM_CLASSES = 10
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "digit_classifier.weights.h5"
 CLASSIFIER_EPOCHS = 30  # reaches 97-98 % on the embedded test split, depending on the CPU
 CLASSIFIER_SEED = 0
@@ -158,6 +160,19 @@ def features_and_probs(images, value_range=None) -> tuple[np.ndarray, np.ndarray
     return feats.astype(np.float64), probs.astype(np.float64)
 
 
+def _feature_sets(features_a, features_b) -> tuple[np.ndarray, np.ndarray]:
+    """Two float64 ``(N, d)`` feature sets with the same ``d`` and at least 2 rows each."""
+    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    for name, x in (("features_a", a), ("features_b", b)):
+        if x.ndim != 2 or len(x) < 2:
+            raise ValueError(f"{name} must be (N, d) with N >= 2 (a covariance needs two rows), "
+                             f"got shape {x.shape}")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"features_a and features_b must have the same width, got "
+                         f"{a.shape[1]} and {b.shape[1]}")
+    return a, b
+
+
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to two ``(N, d)`` feature sets.
 
@@ -169,7 +184,7 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     eigenvalues), which stays stable when a covariance is singular, as it is
     when some ReLU features never fire.
     """
-    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    a, b = _feature_sets(features_a, features_b)
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     values, vectors = linalg.eigh(cov_a)
@@ -186,7 +201,7 @@ def kernel_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     Unbiased, so it can be slightly negative when the two sets match, and its
     expected value does not depend on N.
     """
-    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    a, b = _feature_sets(features_a, features_b)
     d = a.shape[1]
     k_aa = (a @ a.T / d + 1) ** 3
     k_bb = (b @ b.T / d + 1) ** 3
@@ -221,12 +236,25 @@ def precision_recall(real_features: np.ndarray, fake_features: np.ndarray,
     return coverage(real, fake), coverage(fake, real)
 
 
+def _check_labels(labels, count: int) -> np.ndarray:
+    """``labels`` as an integer array of ``count`` classes in [0, 10), or a clear error."""
+    labels = np.asarray(labels)
+    if labels.shape != (count,):
+        raise ValueError(f"labels must have shape ({count},), got {labels.shape}")
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integers (the digit each image shows), got dtype "
+                        f"{labels.dtype}")
+    if count and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+        raise ValueError(f"labels must be digits in [0, {NUM_CLASSES}), got {labels.min()} to "
+                         f"{labels.max()}")
+    return labels
+
+
 def label_accuracy(images, labels, value_range=None) -> float:
-    """Fraction of images the classifier assigns to their intended ``labels``."""
+    """Fraction of images the classifier assigns to their intended ``labels`` (digits 0-9)."""
     labels = np.asarray(labels)
     _, probs = features_and_probs(images, value_range)
-    if labels.shape != (len(probs),):
-        raise ValueError(f"labels must have shape ({len(probs)},), got {labels.shape}")
+    labels = _check_labels(labels, len(probs))
     return float(np.mean(probs.argmax(-1) == labels))
 
 
@@ -258,15 +286,19 @@ def evaluate(images, reference=None, labels=None, *, num_samples: int = EVAL_SAM
         ``labels``, ``"label_accuracy"``.
 
     Raises:
-        ValueError: fewer than ``num_samples`` images, bad shapes or values.
+        ValueError: fewer than ``num_samples`` images, ``num_samples`` below
+            :data:`MIN_SAMPLES`, bad shapes or values, labels that are not
+            classes 0-9.
+        TypeError: labels that are not integers.
     """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
+            or num_samples < MIN_SAMPLES:
+        raise ValueError(f"num_samples must be an int >= {MIN_SAMPLES}, got {num_samples!r}")
     if reference is None:
         reference, _ = data.load_mnist("test")
     x = data.to_unit_digits(images, value_range, name="images")
     if labels is not None:
-        labels = np.asarray(labels)
-        if labels.shape != (len(x),):
-            raise ValueError(f"labels must have shape ({len(x)},), got {labels.shape}")
+        labels = _check_labels(labels, len(x))
         labels = _subsample(labels, num_samples, seed, "labels")
     x = _subsample(x, num_samples, seed, "images")
     ref = _subsample(data.to_unit_digits(reference, name="reference"), num_samples, seed + 1,

@@ -47,6 +47,11 @@ __all__ = [
 # --------------------------------------------------------------------------
 # Argument checks shared by every public function.
 # --------------------------------------------------------------------------
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+MAX_PEAK = 1e8  # Poisson: a white pixel's noise std is then 1e-4, far below one grey level
+MAX_SEED = 2**63  # seeds are int64 for the stateless ops
+
+
 def _check_number(name: str, value: object, *, minimum: float | None = None,
                   maximum: float | None = None, strictly_positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -54,6 +59,9 @@ def _check_number(name: str, value: object, *, minimum: float | None = None,
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
+    if abs(value) > FLOAT32_MAX:  # the noise is computed in float32: inf, then NaN
+        raise ValueError(f"{name} must be at most {FLOAT32_MAX:.3g} in size (float32), "
+                         f"got {value:g}")
     if strictly_positive and value <= 0:
         raise ValueError(f"{name} must be > 0, got {value:g}")
     if minimum is not None and value < minimum:
@@ -68,6 +76,8 @@ def _check_seed(seed: object) -> int | None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
+    if not 0 <= seed < MAX_SEED:
+        raise ValueError(f"seed must be an int in [0, 2**63), got {seed}")
     return int(seed)
 
 
@@ -131,6 +141,8 @@ def _as_unit_float(images: object) -> tuple[tf.Tensor, tf.DType, bool]:
             "images must have rank 2 (H, W), 3 (H, W, C) or 4 (N, H, W, C), "
             f"got rank {rank} with shape {tuple(images.shape)}"
         )
+    if 0 in tuple(images.shape):
+        raise ValueError(f"images must hold at least one pixel, got shape {tuple(images.shape)}")
     if dtype == tf.uint8:
         return tf.cast(images, tf.float32) / 255.0, dtype, was_numpy
     # One pass each for min and max; NaN propagates through numpy's min/max, and
@@ -180,8 +192,8 @@ def gaussian(shape: tuple[int, ...], mean: float = 0.0, stddev: float = 1.0,
         shape: ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``.
         mean: mean of the distribution.
         stddev: standard deviation, ``>= 0``.
-        seed: ``int`` for reproducible (stateless) noise, ``None`` for the
-            global generator.
+        seed: ``int`` in [0, 2**63) for reproducible (stateless) noise, ``None``
+            for a fresh seed (see the module docstring).
 
     Returns:
         float32 tensor of ``shape``; values are unbounded (not clipped).
@@ -208,7 +220,7 @@ def uniform(shape: tuple[int, ...], minval: float = 0.0, maxval: float = 1.0,
         shape: ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``.
         minval: lower bound (inclusive).
         maxval: upper bound (exclusive), ``> minval``.
-        seed: ``int`` for reproducible noise, ``None`` for the global generator.
+        seed: ``int`` for reproducible noise, ``None`` for a fresh seed (see the module docstring).
 
     Returns:
         float32 tensor of ``shape`` with values in [minval, maxval).
@@ -240,7 +252,8 @@ def fractal(shape: tuple[int, ...], octaves: int = 5, persistence: float = 0.5,
         octaves: number of octaves, 1 to 10.
         persistence: amplitude ratio between successive octaves, in (0, 1].
             Smaller is smoother.
-        seed: ``int`` for a reproducible texture, ``None`` for the global generator.
+        seed: ``int`` for a reproducible texture, ``None`` for a fresh seed (see the
+            module docstring).
 
     Returns:
         float32 tensor of ``shape`` with values in [0, 1].
@@ -286,7 +299,7 @@ def add_gaussian(images, stddev: float = 0.1, seed: int | None = None,
         images: ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``; uint8 in [0, 255]
             or float in [0, 1]; numpy array or tensor.
         stddev: noise standard deviation, ``>= 0``.
-        seed: ``int`` for reproducible noise, ``None`` for the global generator.
+        seed: ``int`` for reproducible noise, ``None`` for a fresh seed (see the module docstring).
         clip: clip the result to the valid range (always done for uint8).
 
     Returns:
@@ -323,7 +336,7 @@ def add_uniform(images, amount: float = 0.1, seed: int | None = None,
         images: ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``; uint8 in [0, 255]
             or float in [0, 1]; numpy array or tensor.
         amount: half-width of the noise interval, ``>= 0``.
-        seed: ``int`` for reproducible noise, ``None`` for the global generator.
+        seed: ``int`` for reproducible noise, ``None`` for a fresh seed (see the module docstring).
         clip: clip the result to the valid range (always done for uint8).
 
     Returns:
@@ -356,7 +369,7 @@ def salt_and_pepper(images, amount: float = 0.05, seed: int | None = None):
         images: ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``; uint8 in [0, 255]
             or float in [0, 1]; numpy array or tensor.
         amount: expected fraction of pixels replaced, in [0, 1].
-        seed: ``int`` for reproducible noise, ``None`` for the global generator.
+        seed: ``int`` for reproducible noise, ``None`` for a fresh seed (see the module docstring).
 
     Returns:
         Noisy images, same type, shape and dtype as ``images``.
@@ -391,16 +404,17 @@ def poisson(images, peak: float = 30.0, seed: int | None = None):
         images: ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``; uint8 in [0, 255]
             or float in [0, 1]; numpy array or tensor.
         peak: expected photon count of a white pixel, ``> 0``.
-        seed: ``int`` for reproducible noise, ``None`` for the global generator.
+        seed: ``int`` for reproducible noise, ``None`` for a fresh seed (see the module docstring).
 
     Returns:
         Noisy images, same type, shape and dtype as ``images``, clipped to range.
 
     Raises:
-        ValueError: ``peak <= 0``, bad rank, NaN/inf pixels, floats outside [0, 1].
+        ValueError: ``peak <= 0`` or above :data:`MAX_PEAK`, bad rank, no pixels,
+            NaN/inf pixels, floats outside [0, 1].
         TypeError: strings, non-image dtypes, non-numeric arguments.
     """
-    peak = _check_number("peak", peak, strictly_positive=True)
+    peak = _check_number("peak", peak, strictly_positive=True, maximum=MAX_PEAK)
     seed = _check_seed(seed)
     x, dtype, was_numpy = _as_unit_float(images)
     lam = tf.cast(x, tf.float32) * peak

@@ -7,19 +7,26 @@ rerun knows it may resume. Everything here is also callable from Python.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from tfimagegen.data import first_line
 from tfimagegen.files import atomic_path
 
 MODELS = ("gan", "vae")
 NAMED_DATA = ("mnist", "fashion_mnist")  # --data names; anything else is a .npz file
 MODEL_FILES = {"gan": "generator.keras", "vae": "vae.keras"}
 QUICK_IMAGES = 512  # --quick trains on this many images, for tests and smoke runs
+MAX_SAMPLES = 100_000  # sample --num: 78 MB of uint8 digits
+MAX_K = 100_000  # elbo --k: importance samples per digit (decoded in bounded chunks)
+MAX_SEED = 2**32  # keras.utils.set_random_seed seeds NumPy, which takes [0, 2**32)
+LOCK_NAME = ".lock"  # held (flock) by the process training into a run folder
 
 
 class RunError(Exception):
@@ -33,7 +40,7 @@ def read_run(out: Path) -> dict | None:
         RunError: the folder holds other files, or an unreadable ``run.json``.
     """
     out = Path(out)
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+    if not out.exists() or (out.is_dir() and all(p.name == LOCK_NAME for p in out.iterdir())):
         return None
     if not out.is_dir():
         raise RunError(f"{out} is a file, not a run folder")
@@ -42,30 +49,81 @@ def read_run(out: Path) -> dict | None:
     except FileNotFoundError:
         raise RunError(f"{out} is not empty and holds no run.json: not a tfimagegen run "
                        "folder; choose another --out") from None
-    except json.JSONDecodeError as err:
-        raise RunError(f"{out / 'run.json'} is damaged ({err})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunError(f"{out / 'run.json'} is damaged ({first_line(err)})") from None
+    if not isinstance(run, dict):
+        raise RunError(f"{out / 'run.json'} is damaged (a JSON {type(run).__name__}, not the "
+                       "record of a run)")
     if run.get("model") not in MODELS:
         raise RunError(f"{out / 'run.json'} names an unknown model {run.get('model')!r}")
     return run
 
 
-def check_data_arg(source: str, needs_labels: bool = False) -> None:
-    """Reject a ``--data`` value that cannot work, without importing TensorFlow.
+@contextlib.contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """Hold the run folder ``out`` for one writer; released when the block ends.
 
-    ``needs_labels`` (a conditional GAN): an npz file must hold labels under ``y``.
+    An ``flock`` on ``out/.lock``: the operating system drops it when the
+    process ends, even by ``kill -9``, so a killed run never blocks its rerun.
 
     Raises:
-        RunError: not mnist, fashion_mnist or an existing .npz file (with labels,
-            if they are needed).
+        RunError: another process holds the folder.
+    """
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_NAME, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise RunError(f"{out} is being trained by {holder}; wait for it to finish, or "
+                           "choose another --out") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"process {os.getpid()}")
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def check_unlocked(out: Path) -> None:
+    """Raise :class:`RunError` now if another process is training into ``out``."""
+    if (Path(out) / LOCK_NAME).is_file():
+        with run_lock(Path(out)):
+            pass
+
+
+def check_data_arg(source: str, needs_labels: bool = False, num_classes: int = 0) -> None:
+    """Reject a ``--data`` value that cannot work, without importing TensorFlow.
+
+    An npz file is read and checked whole: 28×28 uint8 digits, at least one,
+    and, if ``needs_labels`` (a conditional GAN), labels under ``y`` (or
+    ``labels``), in ``[0, num_classes)`` when ``num_classes`` is given.
+
+    Raises:
+        RunError: not mnist, fashion_mnist or a usable .npz file.
     """
     if source in NAMED_DATA:
         return
     if not source.endswith(".npz"):
         raise RunError(f"--data must be {', '.join(NAMED_DATA)} or a .npz file, got {source!r}")
-    if not Path(source).is_file():
-        raise RunError(f"--data {source}: no such file")
-    if needs_labels and load_digits_npz(source)[1] is None:
+    images, labels = load_digits_npz(source)
+    _check_training_data(source, images, labels, needs_labels, num_classes)
+
+
+def _check_training_data(source: str, images: np.ndarray, labels: np.ndarray | None,
+                         needs_labels: bool, num_classes: int) -> None:
+    if not len(images):
+        raise RunError(f"--data {source} holds no images")
+    if needs_labels and labels is None:
         raise _no_labels(source)
+    if needs_labels and num_classes and labels.max() >= num_classes:
+        raise RunError(f"--data {source}: labels must be in [0, {num_classes}), "
+                       f"got up to {labels.max()}")
 
 
 def _no_labels(source: str) -> RunError:
@@ -89,7 +147,8 @@ def load_training_data(source: str, quick: bool = False, split: str = "train"
     """
     from tfimagegen import data
 
-    check_data_arg(source)
+    if source not in NAMED_DATA and not source.endswith(".npz"):
+        raise RunError(f"--data must be {', '.join(NAMED_DATA)} or a .npz file, got {source!r}")
     if source == "mnist":
         images, labels = data.load_mnist(split)
     elif source == "fashion_mnist":
@@ -115,7 +174,9 @@ def load_digits_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
 
     try:
         images, labels = data.load_npz(path)
-    except (FileNotFoundError, ValueError, TypeError) as err:
+    except FileNotFoundError:
+        raise RunError(f"--data {path}: no such file") from None
+    except (ValueError, TypeError) as err:
         raise RunError(str(err)) from None
     if images.shape[1:] != (28, 28, 1):
         raise RunError(f"--data {path}: the models take 28x28 greyscale images, "
@@ -199,6 +260,9 @@ def resolve_options(out: Path, previous: dict | None, recipe, *, epochs: int | N
             raise RunError(_conflict(out, key, recorded, value))
         options[key] = recorded if value is None else value
     options["seed"] = 0 if options["seed"] is None else options["seed"]
+    if isinstance(options["seed"], bool) or not isinstance(options["seed"], int) \
+            or not 0 <= options["seed"] < MAX_SEED:
+        raise RunError(f"--seed must be an int in [0, 2**32), got {options['seed']!r}")
     options["data"] = options["data"] or "mnist"
     options["quick"] = bool(options["quick"])
     if epochs is None:
@@ -249,32 +313,32 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None 
     recipe, previous = check_run_folder(model, out, latent_dim, unconditional)
     options = resolve_options(out, previous, recipe, epochs=epochs, seed=seed, data=data,
                               quick=quick)
-    seed, data, quick = options["seed"], options["data"], options["quick"]
     network = "recipe" if build is None else getattr(build, "__name__", "custom")
     if previous and previous.get("network", "recipe") != network:
         raise RunError(f"{out} holds a run of the network {previous.get('network', 'recipe')!r}, "
                        f"not {network!r}; pass the same build to resume it, or choose another "
                        "--out")
+    images, labels = load_training_data(options["data"], options["quick"])
+    num_classes = getattr(recipe, "num_classes", 0)
+    _check_training_data(options["data"], images, labels, bool(num_classes), num_classes)
 
+    with run_lock(out):
+        run = {"model": model, **options, "latent_dim": recipe.latent_dim,
+               "recipe": _settings(recipe), "network": network}
+        write_json(out / "run.json", run)
+        return _fit(model, out, recipe, run, images, labels, build, verbose)
+
+
+def _fit(model: str, out: Path, recipe, run: dict, images: np.ndarray,
+         labels: np.ndarray | None, build: Callable | None, verbose: int | str) -> Path:
+    """The training part of :func:`train`, once the folder is held and recorded."""
     import keras
 
     from tfimagegen import data as datasets
     from tfimagegen import gan, training, vae
 
-    images, labels = load_training_data(data, quick)
-    if not len(images):
-        raise RunError(f"--data {data} holds no images")
+    seed, data, quick = run["seed"], run["data"], run["quick"]
     num_classes = getattr(recipe, "num_classes", 0)
-    if num_classes and labels is None:
-        raise _no_labels(data)
-    if num_classes and labels.max() >= num_classes:
-        raise RunError(f"--data {data}: labels must be in [0, {num_classes}), "
-                       f"got up to {labels.max()}")
-
-    out.mkdir(parents=True, exist_ok=True)
-    run = {"model": model, **options, "latent_dim": recipe.latent_dim,
-           "recipe": _settings(recipe), "network": network}
-    write_json(out / "run.json", run)
     keras.utils.set_random_seed(seed)
     steps = -(-len(images) // recipe.batch_size) if quick else recipe.steps_per_epoch
     validation = None
@@ -291,8 +355,11 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None 
             validation = datasets.as_dataset(datasets.binarize(val_images), 500, seed=seed,
                                              scale="unit")
     z = training.fixed_latents(10 * num_classes or 64, recipe.latent_dim, seed)
-    training.fit_run(net, dataset, out, options["epochs"], z, verbose=verbose,
-                     steps_per_epoch=steps, validation_data=validation)
+    try:
+        training.fit_run(net, dataset, out, run["epochs"], z, verbose=verbose,
+                         steps_per_epoch=steps, validation_data=validation)
+    except training.DamagedBackupError as err:
+        raise RunError(str(err)) from None
     training.finish_run(net, out, z)
     path = out / MODEL_FILES[model]
     with atomic_path(path) as tmp:
@@ -307,7 +374,9 @@ def load_run_model(run_dir: Path):
     Loaded with ``safe_mode=True``.
 
     Raises:
-        RunError: not a run folder, or one whose training has not finished.
+        RunError: not a run folder, one whose training has not finished, or a
+            model file that cannot be loaded (damaged, or refused by
+            ``safe_mode`` because it would run code, e.g. a ``Lambda`` layer).
     """
     run = read_run(Path(run_dir))
     if run is None:
@@ -319,7 +388,11 @@ def load_run_model(run_dir: Path):
 
     from tfimagegen import vae  # noqa: F401  (registers the VAE classes for loading)
 
-    return keras.saving.load_model(path, safe_mode=True), run
+    try:
+        return keras.saving.load_model(path, safe_mode=True), run
+    except Exception as err:  # zip, h5py, JSON or Keras' own errors: say which file, in a line
+        raise RunError(f"{path} cannot be loaded ({first_line(err)}); retrain the run into "
+                       "another --out") from None
 
 
 def sample(run_dir: Path, num: int, seed: int = 0) -> np.ndarray:
@@ -330,7 +403,8 @@ def sample(run_dir: Path, num: int, seed: int = 0) -> np.ndarray:
     pixel means (not binarised), both from ``z ~ N(0, I)`` drawn with ``seed``.
 
     Raises:
-        RunError: not a run folder, one whose training has not finished, or ``num < 1``.
+        RunError: not a run folder, one whose training has not finished, ``num``
+            outside [1, :data:`MAX_SAMPLES`], or a bad seed.
     """
     return sample_with_labels(run_dir, num, seed)[0]
 
@@ -350,8 +424,10 @@ def sample_with_labels(run_dir: Path, num: int, seed: int = 0,
     Raises:
         RunError: as :func:`sample`, or a ``label`` the run cannot draw.
     """
-    if num < 1:
-        raise RunError(f"--num must be >= 1, got {num}")
+    if not 1 <= num <= MAX_SAMPLES:
+        raise RunError(f"--num must be in [1, {MAX_SAMPLES:,}], got {num:,}")
+    if not 0 <= seed < MAX_SEED:
+        raise RunError(f"--seed must be an int in [0, 2**32), got {seed}")
     run = read_run(Path(run_dir)) or {}  # checked before TensorFlow loads: a quick, clean error
     num_classes = run.get("recipe", {}).get("num_classes", 0) if run.get("model") == "gan" else 0
     if run and label is not None and not 0 <= label < num_classes:
@@ -387,15 +463,21 @@ def likelihood(run_dir: Path, data_path: str, k: int = 1, seed: int = 0) -> dict
     ``images``) of ``data_path``, binarised at 0.5 as in training.
 
     Raises:
-        RunError: not a finished VAE run, ``k < 1``, or an unusable data file.
+        RunError: not a finished VAE run, ``k`` outside [1, :data:`MAX_K`], a bad
+            seed, or an unusable (or empty) data file.
     """
-    if k < 1:
-        raise RunError(f"--k must be >= 1, got {k}")
+    if not 1 <= k <= MAX_K:
+        raise RunError(f"--k must be in [1, {MAX_K:,}], got {k:,}")
+    if not 0 <= seed < MAX_SEED:
+        raise RunError(f"--seed must be an int in [0, 2**32), got {seed}")
     digits, _ = load_digits_npz(data_path)
-    net, run = load_run_model(run_dir)
-    if run["model"] != "vae":
+    if not len(digits):
+        raise RunError(f"--data {data_path} holds no images")
+    run = read_run(Path(run_dir)) or {}  # checked before TensorFlow loads: a quick, clean error
+    if run.get("model", "vae") != "vae":
         raise RunError(f"{run_dir} holds a {run['model']} run; elbo needs a vae run "
                        "(a GAN has no likelihood)")
+    net, run = load_run_model(run_dir)
     from tfimagegen import vae
 
     result = {"elbo": vae.elbo(net, digits, seed=seed)}

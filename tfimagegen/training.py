@@ -8,7 +8,8 @@ model also has ``model.num_classes``, and its grids get one column per class.
 A *run folder* holds one training run:
 
 * ``backup/``: ``keras.callbacks.BackupAndRestore`` state, written after every
-  epoch, so a killed run loses at most one epoch and the same command resumes it;
+  epoch (:class:`RunBackup`: to temporary names, then renamed), so a killed run
+  loses at most one epoch and the same command resumes it;
 * ``grids/epoch_NNNN.png``: the same fixed latent points decoded after each epoch;
 * ``progress.gif``: those grids as an animation (imageio);
 * ``history.json``: per-epoch losses and wall time;
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -28,10 +30,12 @@ import numpy as np
 import tensorflow as tf
 
 from tfimagegen import images
+from tfimagegen.data import first_line
 from tfimagegen.files import atomic_path
 from tfimagegen.runs import write_json
 
-__all__ = ["SampleGrid", "StopOnNaN", "NaNLossError", "HistoryFile", "TimeBudget", "fixed_latents",
+__all__ = ["SampleGrid", "StopOnNaN", "NaNLossError", "HistoryFile", "TimeBudget", "RunBackup",
+           "DamagedBackupError", "fixed_latents",
            "sample_grid", "run_callbacks", "write_gif", "fit_run", "finish_run", "read_history"]
 
 
@@ -163,11 +167,51 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class DamagedBackupError(RuntimeError):
+    """A run folder's ``backup/`` cannot be restored; the message says what to do."""
+
+
+class RunBackup(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` that never leaves a half-written checkpoint behind.
+
+    Keras writes ``backup/latest.weights.h5`` in place, so a crash, ``kill -9``
+    or a full disk during that write leaves a damaged file that every resume
+    then fails on. Here the weights and the epoch record are written under
+    temporary names and renamed over the old ones only once complete. A backup
+    that cannot be restored anyway (a file damaged by other means) stops
+    training with :class:`DamagedBackupError`, which names it and what to do.
+    """
+
+    def __init__(self, backup_dir: Path):
+        super().__init__(str(backup_dir), delete_checkpoint=False)
+
+    def on_train_begin(self, logs=None) -> None:
+        try:
+            super().on_train_begin(logs)
+        except Exception as err:  # h5py, JSON or Keras errors: whatever the damage is
+            raise DamagedBackupError(
+                f"{self.backup_dir} cannot be restored ({first_line(err)}); delete that folder to "
+                "train this run again from epoch 0, or choose another --out") from err
+
+    def _save_model(self) -> None:
+        os.makedirs(self.backup_dir, exist_ok=True)
+        weights = Path(self._weights_path)
+        partial = weights.with_name("partial.weights.h5")  # Keras needs the .weights.h5 suffix
+        try:
+            self.model.save_weights(filepath=str(partial), overwrite=True)
+            with atomic_path(self._training_metadata_path) as tmp:
+                tmp.write_text(json.dumps({"epoch": self._current_epoch,
+                                           "batch": self._last_batch_seen}))
+                os.replace(partial, weights)  # the weights first, then the epoch they belong to
+        finally:
+            partial.unlink(missing_ok=True)
+
+
 def run_callbacks(out: Path, z: tf.Tensor) -> list[keras.callbacks.Callback]:
     """The callbacks of a run folder: resume, NaN stop, history, sample grids."""
     out = Path(out)
     return [
-        keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
+        RunBackup(out / "backup"),
         StopOnNaN(),
         HistoryFile(out / "history.json"),
         SampleGrid(out / "grids", z),

@@ -284,12 +284,17 @@ def iwae_bound(model: VAE, images, k: int = 50, *, seed: int = 0,
     ``L_1`` is the ELBO; ``L_k`` rises with ``k`` towards ``log p(x)``, so
     ``iwae_bound(model, x, k=50)`` is a tighter estimate of the log-likelihood.
 
+    Memory stays bounded whatever ``k``: at most ``samples_per_batch`` latent
+    points are decoded at once (several images per call for a small ``k``,
+    the ``k`` samples of one image in several calls for a large one), and the
+    log-mean-exp is accumulated across calls.
+
     Args:
         model: a trained :class:`VAE`.
         images: uint8 digits ``(N, 28, 28)`` or ``(N, 28, 28, 1)``, binarised at 0.5 here.
         k: importance samples per image, ``>= 1``.
         seed: for the samples (stateless: the same seed, the same value).
-        samples_per_batch: decoder calls per batch (``k`` times the images per batch).
+        samples_per_batch: latent points decoded per call, ``>= 1``.
 
     Raises:
         TypeError: images that are not uint8.
@@ -298,19 +303,27 @@ def iwae_bound(model: VAE, images, k: int = 50, *, seed: int = 0,
     k = _check_k(k)
     x = _binary_digits(images)
     batch_size = max(1, samples_per_batch // k)
+    chunk = min(k, max(1, samples_per_batch))  # samples of each image per decoder call
     total = 0.0
     for i, start in enumerate(range(0, len(x), batch_size)):
         batch = x[start:start + batch_size]
         n = len(batch)
         mean, log_var = model.encoder(batch, training=False)
-        eps = tf.random.stateless_normal((k, n, model.latent_dim), [seed, i])
-        z = mean + tf.exp(0.5 * log_var) * eps  # (k, n, latent_dim)
-        logits = model.decoder(tf.reshape(z, (k * n, model.latent_dim)), training=False)
-        log_px_z = -reconstruction_loss(tf.tile(batch, (k, 1, 1, 1)), logits)
-        log_pz = -0.5 * tf.reduce_sum(tf.square(z) + LOG_2PI, axis=-1)
-        log_qz_x = -0.5 * tf.reduce_sum(tf.square(eps) + log_var + LOG_2PI, axis=-1)
-        log_w = tf.reshape(log_px_z, (k, n)) + log_pz - log_qz_x
-        total += float(tf.reduce_sum(tf.reduce_logsumexp(log_w, axis=0) - math.log(k)))
+        parts = []  # log-sum-exp of the importance weights of each chunk of samples, (n,)
+        for j, first in enumerate(range(0, k, chunk)):
+            m = min(chunk, k - first)
+            # the first chunk draws with [seed, i]; each further one folds in its index
+            chunk_seed = [seed, i] if j == 0 else tf.random.experimental.stateless_fold_in(
+                [seed, i], j)
+            eps = tf.random.stateless_normal((m, n, model.latent_dim), chunk_seed)
+            z = mean + tf.exp(0.5 * log_var) * eps  # (m, n, latent_dim)
+            logits = model.decoder(tf.reshape(z, (m * n, model.latent_dim)), training=False)
+            log_px_z = -reconstruction_loss(tf.tile(batch, (m, 1, 1, 1)), logits)
+            log_pz = -0.5 * tf.reduce_sum(tf.square(z) + LOG_2PI, axis=-1)
+            log_qz_x = -0.5 * tf.reduce_sum(tf.square(eps) + log_var + LOG_2PI, axis=-1)
+            log_w = tf.reshape(log_px_z, (m, n)) + log_pz - log_qz_x
+            parts.append(tf.reduce_logsumexp(log_w, axis=0))
+        total += float(tf.reduce_sum(tf.reduce_logsumexp(tf.stack(parts), axis=0) - math.log(k)))
     return total / len(x)
 
 
