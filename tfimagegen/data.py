@@ -180,7 +180,6 @@ def mnist_source(source: str | None = None) -> str:
 
     Raises:
         ValueError: an unknown source.
-        Exception: whatever Keras raised, for ``source="keras"`` without the files.
     """
     if source is None:
         source = os.environ.get("TFIMAGEGEN_DATA_SOURCE", "auto")
@@ -218,6 +217,7 @@ def load_mnist(split: str = "train", source: str | None = None) -> tuple[np.ndar
 
     Raises:
         ValueError: an unknown ``split`` or ``source``.
+        Exception: whatever Keras raised, for ``source="keras"`` without the files.
     """
     _check_choice("split", split, SPLITS)
     if mnist_source(source) == "keras":
