@@ -277,7 +277,7 @@ def elbo(model: VAE, images, *, seed: int = 0, batch_size: int = 500) -> float:
 
 
 def iwae_bound(model: VAE, images, k: int = 50, *, seed: int = 0,
-               samples_per_batch: int = 10_000) -> float:
+               samples_per_batch: int = 2_000) -> float:
     """The importance-weighted bound ``L_k`` (Burda et al.), in nats per image.
 
     ``L_k(x) = E[log (1/k) sum_i p(x, z_i) / q(z_i|x)]`` with ``z_1..z_k ~ q(z|x)``.
