@@ -33,8 +33,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 NOISE_KINDS = ("gaussian", "uniform", "salt-and-pepper", "poisson")
 FLOAT32_MAX = 3.4028234663852886e38  # the noise is computed in float32
 POISSON_MIN_AMOUNT = 1e-4  # peak = 1 / amount**2 must stay <= noise.MAX_PEAK (1e8)
-MAX_CLI_SEED = 2**32  # keras.utils.set_random_seed seeds NumPy, which takes [0, 2**32)
-MIN_EVAL_SAMPLES = 10  # metrics.evaluate's smallest sample count
 
 
 class UsageError(Exception):
@@ -62,7 +60,9 @@ def _seed(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value < MAX_CLI_SEED:
+    from tfimagegen import runs  # light: no TensorFlow
+
+    if not 0 <= value < runs.MAX_SEED:
         raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**32), got {text!r}")
     return value
 
@@ -122,8 +122,10 @@ def _read_images_npz(path: str, what: str) -> tuple:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    if args.num_samples < MIN_EVAL_SAMPLES:
-        raise UsageError(f"--num-samples must be >= {MIN_EVAL_SAMPLES}, got {args.num_samples}")
+    from tfimagegen import metrics  # light: TensorFlow loads only when a model is built
+
+    if args.num_samples < metrics.MIN_SAMPLES:
+        raise UsageError(f"--num-samples must be >= {metrics.MIN_SAMPLES}, got {args.num_samples}")
     images, labels = _read_images_npz(args.samples, "samples")
     reference = _read_images_npz(args.reference, "reference")[0] if args.reference else None
 
