@@ -63,6 +63,8 @@ def test_split_validation_needs_more_digits_than_it_holds_out():
                               per_class=3)
     with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
         data.split_validation(np.zeros((4, 2, 2, 1)), np.zeros(3))
+    with pytest.raises(ValueError, match="per_class must be an int >= 1, got 0"):
+        data.split_validation(np.zeros((4, 2, 2, 1)), np.zeros(4), per_class=0)
 
 
 def test_online_mnist_gives_the_official_splits_and_a_validation_split(online):
@@ -145,24 +147,32 @@ def test_load_npz_round_trip_and_errors(tmp_path):
         data.load_npz(tmp_path / "text.npz")
 
 
-def test_load_npz_reads_what_sample_writes_and_refuses_bad_labels(tmp_path):
+def test_load_npz_reads_what_sample_writes(tmp_path):
     x = np.zeros((3, 28, 28, 1), np.uint8)
     np.savez(tmp_path / "sampled.npz", images=x, labels=np.array([7, 8, 9], np.int32))
     images, labels = data.load_npz(tmp_path / "sampled.npz")
     assert images.shape == (3, 28, 28, 1) and labels.tolist() == [7, 8, 9]
-    np.save(tmp_path / "single.npy", x)
-    np.savez(tmp_path / "floaty.npz", x=x, y=np.array([0.0, 1.0, 2.0]))
-    np.savez(tmp_path / "wide.npz", x=x, y=np.array([0, 1, 300]))
-    np.savez(tmp_path / "negative.npz", x=x, labels=np.array([0, -1, 2]))
-    (tmp_path / "single.npz").write_bytes((tmp_path / "single.npy").read_bytes())
-    with pytest.raises(ValueError, match="single.npz is not a .npz file numpy can read"):
-        data.load_npz(tmp_path / "single.npz")
-    with pytest.raises(TypeError, match=r"\['y'\] must hold integer labels, got dtype float64"):
-        data.load_npz(tmp_path / "floaty.npz")
-    with pytest.raises(ValueError, match=r"labels in \[0, 255\], got 0 to 300"):
-        data.load_npz(tmp_path / "wide.npz")
-    with pytest.raises(ValueError, match=r"\['labels'\] must hold labels in \[0, 255\], got -1"):
-        data.load_npz(tmp_path / "negative.npz")
+
+
+def _single_array(path):
+    np.save(path.with_suffix(".npy"), np.zeros((3, 28, 28, 1), np.uint8))
+    path.with_suffix(".npy").rename(path)
+
+
+@pytest.mark.parametrize("write, error, match", [
+    (_single_array, ValueError, "single.npz is not a .npz file numpy can read"),
+    (lambda p: np.savez(p, x=np.zeros((3, 28, 28), np.uint8), y=np.array([0.0, 1.0, 2.0])),
+     TypeError, r"\['y'\] must hold integer labels, got dtype float64"),
+    (lambda p: np.savez(p, x=np.zeros((3, 28, 28), np.uint8), y=np.array([0, 1, 300])),
+     ValueError, r"labels in \[0, 255\], got 0 to 300"),
+    (lambda p: np.savez(p, x=np.zeros((3, 28, 28), np.uint8), labels=np.array([0, -1, 2])),
+     ValueError, r"\['labels'\] must hold labels in \[0, 255\], got -1"),
+])
+def test_load_npz_refuses_bad_labels_and_single_arrays(tmp_path, write, error, match):
+    path = tmp_path / "single.npz"
+    write(path)
+    with pytest.raises(error, match=match):
+        data.load_npz(path)
 
 
 def test_as_dataset_scales_shuffles_and_batches(split):

@@ -144,6 +144,13 @@ def test_train_from_python_rejects_zero_epochs(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_resolve_options_takes_a_path_and_refuses_a_bad_seed(tmp_path):
+    options = runs.resolve_options(tmp_path, None, gan.Recipe(), data=tmp_path / "mine.npz")
+    assert options["data"] == str(tmp_path / "mine.npz")  # recorded as text in run.json
+    with pytest.raises(runs.RunError, match=r"--seed must be an int in \[0, 2\*\*32\), got -1"):
+        runs.resolve_options(tmp_path, None, gan.Recipe(), seed=-1)
+
+
 def test_sample_writes_uint8_digits_and_repeats_with_seed(quick_run, tmp_path):
     assert main(["sample", str(quick_run), "--num", "5000", "--seed", "4",
                  "--out", str(tmp_path / "a.npz")]) == 0

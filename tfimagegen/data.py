@@ -139,12 +139,15 @@ def split_validation(images: np.ndarray, labels: np.ndarray,
         original order of ``images``.
 
     Raises:
-        ValueError: labels of the wrong shape, or a class with no more than
-            ``per_class`` digits.
+        ValueError: labels of the wrong shape, ``per_class`` below 1, or a class
+            with no more than ``per_class`` digits.
     """
     labels = np.asarray(labels)
     if labels.shape != (len(images),):
         raise ValueError(f"labels must have shape ({len(images)},), got {labels.shape}")
+    if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) \
+            or per_class < 1:
+        raise ValueError(f"per_class must be an int >= 1, got {per_class!r}")
     rng = np.random.default_rng(seed)
     held_out = np.zeros(len(labels), bool)
     for digit in np.unique(labels):

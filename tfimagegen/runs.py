@@ -109,10 +109,14 @@ def check_data_arg(source: str, needs_labels: bool = False, num_classes: int = 0
     """
     if source in NAMED_DATA:
         return
-    if not source.endswith(".npz"):
-        raise RunError(f"--data must be {', '.join(NAMED_DATA)} or a .npz file, got {source!r}")
+    _check_data_name(source)
     images, labels = load_digits_npz(source)
     _check_training_data(source, images, labels, needs_labels, num_classes)
+
+
+def _check_data_name(source: str) -> None:
+    if source not in NAMED_DATA and not source.endswith(".npz"):
+        raise RunError(f"--data must be {', '.join(NAMED_DATA)} or a .npz file, got {source!r}")
 
 
 def _check_training_data(source: str, images: np.ndarray, labels: np.ndarray | None,
@@ -147,8 +151,7 @@ def load_training_data(source: str, quick: bool = False, split: str = "train"
     """
     from tfimagegen import data
 
-    if source not in NAMED_DATA and not source.endswith(".npz"):
-        raise RunError(f"--data must be {', '.join(NAMED_DATA)} or a .npz file, got {source!r}")
+    _check_data_name(source)
     if source == "mnist":
         images, labels = data.load_mnist(split)
     elif source == "fashion_mnist":
@@ -253,16 +256,15 @@ def resolve_options(out: Path, previous: dict | None, recipe, *, epochs: int | N
         RunError: ``epochs < 1``, or an option that conflicts with the record.
     """
     previous = previous or {}
+    if data is not None:
+        data = os.fspath(data)  # a pathlib.Path to an .npz file is recorded as its text
     options = {}
     for key, value in {"seed": seed, "data": data, "quick": quick}.items():
         recorded = previous.get(key)
         if value is not None and recorded is not None and value != recorded:
             raise RunError(_conflict(out, key, recorded, value))
         options[key] = recorded if value is None else value
-    options["seed"] = 0 if options["seed"] is None else options["seed"]
-    if isinstance(options["seed"], bool) or not isinstance(options["seed"], int) \
-            or not 0 <= options["seed"] < MAX_SEED:
-        raise RunError(f"--seed must be an int in [0, 2**32), got {options['seed']!r}")
+    options["seed"] = _check_seed(0 if options["seed"] is None else options["seed"])
     options["data"] = options["data"] or "mnist"
     options["quick"] = bool(options["quick"])
     if epochs is None:
@@ -272,6 +274,13 @@ def resolve_options(out: Path, previous: dict | None, recipe, *, epochs: int | N
         raise RunError(f"--epochs must be an int >= 1, got {epochs!r}")
     options["epochs"] = epochs
     return options
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= seed < MAX_SEED:
+        raise RunError(f"--seed must be an int in [0, 2**32), got {seed!r}")
+    return int(seed)
 
 
 def _conflict(out: Path, key: str, recorded, value) -> str:
@@ -426,8 +435,7 @@ def sample_with_labels(run_dir: Path, num: int, seed: int = 0,
     """
     if not 1 <= num <= MAX_SAMPLES:
         raise RunError(f"--num must be in [1, {MAX_SAMPLES:,}], got {num:,}")
-    if not 0 <= seed < MAX_SEED:
-        raise RunError(f"--seed must be an int in [0, 2**32), got {seed}")
+    _check_seed(seed)
     run = read_run(Path(run_dir)) or {}  # checked before TensorFlow loads: a quick, clean error
     num_classes = run.get("recipe", {}).get("num_classes", 0) if run.get("model") == "gan" else 0
     if run and label is not None and not 0 <= label < num_classes:
@@ -468,8 +476,7 @@ def likelihood(run_dir: Path, data_path: str, k: int = 1, seed: int = 0) -> dict
     """
     if not 1 <= k <= MAX_K:
         raise RunError(f"--k must be in [1, {MAX_K:,}], got {k:,}")
-    if not 0 <= seed < MAX_SEED:
-        raise RunError(f"--seed must be an int in [0, 2**32), got {seed}")
+    _check_seed(seed)
     digits, _ = load_digits_npz(data_path)
     if not len(digits):
         raise RunError(f"--data {data_path} holds no images")
