@@ -92,4 +92,4 @@ def test_demo_writes_the_gallery(tmp_path):
     assert {"gaussian.png", "uniform.png", "fractal.png", "overview.png",
             "photo_gaussian_0.05.png", "photo_gaussian_0.15.png",
             "photo_gaussian_0.3.png", "gan_samples.png", "vae_samples.png",
-            "vae_latent_map.png"} <= names
+            "vae_latent_map.png", "diffusion_samples.png"} <= names

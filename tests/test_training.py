@@ -243,10 +243,11 @@ def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
     ("lambda-model", ["sample", "{dir}", "--out", "{dir}/s.npz"], "cannot be loaded"),
     (None, ["train", "gan", "--out", "{dir}", "--data", "digits.csv"], "--data must be"),
     (None, ["train", "gan", "--out", "{dir}", "--data", "{dir}/missing.npz"], "no such file"),
-    (None, ["train", "diffusion", "--out", "{dir}"], "invalid choice"),
-    (None, ["train", "vae", "--out", "{dir}", "--latent-dim", "0"], "--latent-dim must be >= 1"),
+    (None, ["train", "flow", "--out", "{dir}"], "invalid choice"),
+    (None, ["train", "vae", "--out", "{dir}", "--latent-dim", "0"],
+     "--latent-dim must be an int >= 1"),
     ("gan-run", ["train", "vae", "--out", "{dir}"], "holds a gan run, not a vae run"),
-    ("vae-run", ["train", "vae", "--out", "{dir}", "--latent-dim", "2"], "latent dim 16, not 2"),
+    ("vae-run", ["train", "vae", "--out", "{dir}", "--latent-dim", "2"], "latent_dim 16, not 2"),
     ("old-gan-run", ["train", "gan", "--out", "{dir}"],
      f"another recipe (width 16, not {gan.Recipe().width})"),
     ("pre-label-gan-run", ["train", "gan", "--out", "{dir}"],
@@ -276,7 +277,8 @@ def test_train_and_sample_failures_exit_2_with_one_line(tmp_path, capsys, setup,
         (run_dir / "run.json").write_text(json.dumps({"model": "gan"}))
     elif setup in ("gan-run", "vae-run"):
         model = setup.split("-")[0]
-        (run_dir / "run.json").write_text(json.dumps({"model": model, "latent_dim": 16}))
+        recipe = runs._settings(gan.Recipe() if model == "gan" else vae.Recipe())
+        (run_dir / "run.json").write_text(json.dumps({"model": model, "recipe": recipe}))
     elif setup == "old-gan-run":
         recipe = {**dataclasses.asdict(gan.Recipe()), "width": 16}
         (run_dir / "run.json").write_text(json.dumps({"model": "gan", "recipe": recipe}))
@@ -447,7 +449,7 @@ def test_train_vae_writes_the_promised_files(quick_vae_run):
     history = training.read_history(quick_vae_run)
     assert [e["epoch"] for e in history] == [1, 2]
     assert {"seconds", "loss", "reconstruction", "kl"} <= set(history[0])
-    assert json.loads((quick_vae_run / "run.json").read_text())["latent_dim"] == 4
+    assert json.loads((quick_vae_run / "run.json").read_text())["recipe"]["latent_dim"] == 4
 
 
 def test_train_vae_resumes_and_trains_only_the_new_epochs(quick_vae_run, tmp_path):
@@ -499,8 +501,8 @@ def test_what_sample_writes_train_and_elbo_read(quick_run, quick_vae_run, tmp_pa
 
 
 def test_train_from_python_rejects_an_unknown_model(tmp_path):
-    with pytest.raises(runs.RunError, match="model must be one of gan, vae, got 'diffusion'"):
-        runs.train("diffusion", tmp_path / "run")
+    with pytest.raises(runs.RunError, match="model must be one of gan, vae, diffusion, got 'flow'"):
+        runs.train("flow", tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 

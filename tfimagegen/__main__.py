@@ -6,9 +6,10 @@ Commands (each documented in the README):
 * ``demo --out DIR``: the main job of ``make demo``: noise images and a gallery.
 * ``evaluate SAMPLES.npz [--reference REAL.npz]``: quality scores as one JSON line.
 * ``train-classifier [--out PATH]``: rebuild the metrics classifier's weights.
-* ``train {gan,vae} --out DIR [--latent-dim D] [--epochs N] [--seed S] [--data D] [--quick]
-  [--unconditional]``: train or resume.
-* ``sample DIR --num N --seed S [--label K] --out FILE.npz``: digits from a trained run.
+* ``train {gan,vae,diffusion} --out DIR [--latent-dim D] [--latent VAE_RUN] [--epochs N]
+  [--seed S] [--data D] [--quick] [--unconditional]``: train or resume.
+* ``sample DIR --num N --seed S [--label K] [--steps S] [--guidance W] --out FILE.npz``:
+  digits from a trained run.
 * ``elbo DIR --data PATH.npz [--k K]``: a VAE's ELBO (and IWAE bound) as one JSON line.
 
 Bad arguments exit with status 2 and one line on stderr, no traceback, and
@@ -157,10 +158,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     try:  # everything a user can get wrong is checked before TensorFlow loads
         recipe, previous = runs.check_run_folder(args.model, out, args.latent_dim,
-                                                 args.unconditional)
+                                                 args.unconditional, args.latent)
         options = runs.resolve_options(out, previous, recipe, epochs=args.epochs, seed=args.seed,
                                        data=args.data, quick=args.quick)
-        runs.check_data_arg(options["data"], needs_labels=bool(getattr(recipe, "num_classes", 0)),
+        runs.check_data_arg(options["data"], needs_labels=recipe.needs_labels,
                             num_classes=getattr(recipe, "num_classes", 0))
         runs.check_unlocked(out)
     except runs.RunError as err:
@@ -171,7 +172,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     try:
         path = runs.train(args.model, Path(args.out), epochs=args.epochs, seed=args.seed,
                           data=args.data, quick=args.quick, latent_dim=args.latent_dim,
-                          unconditional=args.unconditional)
+                          unconditional=args.unconditional, latent=args.latent)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
     except training.NaNLossError as err:
@@ -187,14 +188,17 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         raise UsageError(f"--out must end in .npz, got {args.out}")
     try:
         digits, labels = runs.sample_with_labels(Path(args.run_dir), args.num, args.seed,
-                                                 args.label)
+                                                 args.label, steps=args.steps,
+                                                 guidance=args.guidance)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
+    from tfimagegen.files import save_npz
+
     if labels is None:
-        runs.save_npz(Path(args.out), images=digits)
+        save_npz(Path(args.out), images=digits)
         print(f"wrote {args.out}: images {digits.shape} uint8")
     else:
-        runs.save_npz(Path(args.out), images=digits, labels=labels)
+        save_npz(Path(args.out), images=digits, labels=labels)
         print(f"wrote {args.out}: images {digits.shape} uint8, labels {labels.shape} int32")
 
 
@@ -247,8 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=metrics.CLASSIFIER_EPOCHS)
     p.set_defaults(func=_cmd_train_classifier)
 
+    from tfimagegen.families import FAMILIES  # light: no TensorFlow
+
     p = sub.add_parser("train", help="train a generative model (resumes an unfinished run)")
-    p.add_argument("model", choices=["gan", "vae"])
+    p.add_argument("model", choices=list(FAMILIES))
     p.add_argument("--out", required=True, help="run folder; rerun to resume")
     p.add_argument("--latent-dim", type=int, default=None,
                    help="size of the latent space (default: the recipe's, 64 gan / 16 vae)")
@@ -261,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", default=None,
                    help="a few epochs on a few images (resuming: as the run was made)")
     p.add_argument("--unconditional", action="store_true",
-                   help="gan: the classic GAN, not told which digit to draw (needs no labels)")
+                   help="gan, diffusion: not told which digit to draw (needs no labels)")
+    p.add_argument("--latent", default=None, metavar="VAE_RUN",
+                   help="diffusion: learn the latent codes of this finished vae run folder "
+                        "(default: pixels)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sample", help="generate digits from a trained run")
@@ -269,10 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num", type=int, default=64)
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--label", type=int, default=None,
-                   help="conditional gan runs: draw only this class (default: all in turn)")
+                   help="conditional runs: draw only this class (default: all in turn)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="diffusion runs: sampler steps (default: the run's recipe)")
+    p.add_argument("--guidance", type=_positive_float, default=None,
+                   help="diffusion runs: classifier-free guidance weight w; 0 ignores the "
+                        "label, 1 is plain conditional (default: the run's recipe)")
     p.add_argument("--out", required=True,
                    help=".npz file; images under the key 'images' (and 'labels', the class "
-                        "each was drawn as, for a conditional gan run)")
+                        "each was drawn as, for a conditional run)")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("elbo", help="a VAE run's log-likelihood bounds on digits, in nats")

@@ -35,10 +35,12 @@ def noise_gallery(seed: int = 0) -> dict[str, np.ndarray]:
 def run(out: Path, seed: int = 0, quick: bool = False) -> list[Path]:
     """Write the gallery as PNGs plus ``overview.png``; return the paths.
 
-    Trains a short GAN into ``out/gan`` and two short VAEs into ``out/vae`` and
-    ``out/vae_2d`` (all resumable; ``quick``: smoke-test runs), and adds the GAN's
-    and the VAE's samples (``gan_samples.png``, ``vae_samples.png``) and the 2-D
-    VAE's latent map (``vae_latent_map.png``).
+    Trains a short GAN into ``out/gan``, two short VAEs into ``out/vae`` and
+    ``out/vae_2d``, and a latent diffusion model on the first VAE into
+    ``out/latent_flow`` (all resumable; ``quick``: smoke-test runs), and adds the
+    GAN's, the VAE's and the diffusion model's samples (``gan_samples.png``,
+    ``vae_samples.png``, ``diffusion_samples.png``) and the 2-D VAE's latent map
+    (``vae_latent_map.png``).
     """
     from tfimagegen import runs, vae
 
@@ -50,6 +52,9 @@ def run(out: Path, seed: int = 0, quick: bool = False) -> list[Path]:
     vae_epochs = None if quick else DEMO_VAE_EPOCHS
     runs.train("vae", out / "vae", epochs=vae_epochs, seed=seed, quick=quick, verbose=2)
     gallery["vae_samples"] = images.load_image(out / "vae" / "samples.png")
+    runs.train("diffusion", out / "latent_flow", latent=out / "vae", seed=seed, quick=quick,
+                verbose=2)
+    gallery["diffusion_samples"] = images.load_image(out / "latent_flow" / "samples.png")
     map_path = runs.train("vae", out / "vae_2d", epochs=vae_epochs, seed=seed, quick=quick,
                           latent_dim=2, verbose=2)
     model, _ = runs.load_run_model(map_path.parent)

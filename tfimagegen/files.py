@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "save_npz", "write_json"]
 
 
 @contextmanager
@@ -41,3 +41,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink(missing_ok=True)
     except OSError as err:  # a read-only folder, a full disk: name the file asked for
         raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+
+
+def save_npz(path: str | os.PathLike, **arrays) -> Path:
+    """``np.savez_compressed`` written atomically (temporary file, then rename)."""
+    import numpy as np
+
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, value: dict) -> None:
+    """``value`` as indented JSON, written atomically."""
+    import json
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=1))

@@ -212,6 +212,11 @@ class GAN(keras.Model):
         d_optimizer.build(self.discriminator.trainable_variables)
         g_optimizer.build(self.generator.trainable_variables)
 
+    @property
+    def noise_shape(self) -> tuple[int]:
+        """One example's noise: ``(latent_dim,)``."""
+        return (self.latent_dim,)
+
     def build(self, input_shape=None) -> None:
         self.built = True  # the generator and discriminator were built with their Inputs
 
@@ -340,3 +345,36 @@ def build_gan(recipe: Recipe | None = None, seed: int | None = None,
             g_optimizer=keras.optimizers.Adam(recipe.learning_rate, beta_1=recipe.beta_1),
         )
     return gan
+
+
+# The model-family functions (tfimagegen.families): how runs trains and samples a GAN.
+
+def train_setup(recipe: Recipe, run: dict, images: np.ndarray, labels: np.ndarray | None,
+                build=None) -> tuple[GAN, tf.data.Dataset, None]:
+    """A compiled GAN and its training data, float [-1, 1] (with labels if conditional)."""
+    from tfimagegen import data
+
+    dataset = data.as_dataset(images, recipe.batch_size, seed=run["seed"], scale="tanh",
+                              labels=labels if recipe.num_classes else None, repeat=True)
+    return (build or build_gan)(recipe, run["seed"]), dataset, None
+
+
+def saved_model(model: GAN) -> keras.Model:
+    """What a finished run saves: the EMA generator."""
+    return model.ema_generator
+
+
+def noise_shape(generator: keras.Model) -> tuple[int, ...]:
+    """One example's noise for a saved generator: ``(latent_dim,)``."""
+    return tuple(generator.inputs[0].shape[1:])
+
+
+def generate(generator: keras.Model, z: tf.Tensor, labels: np.ndarray | None = None
+             ) -> np.ndarray:
+    """uint8 ``(n, 28, 28, 1)`` digits of a saved generator from ``z`` (and labels)."""
+    from tfimagegen import images
+
+    num_classes = 0 if labels is None else len(generator.inputs) and int(
+        generator.get_layer("label_embedding").input_dim)
+    x = generator.predict(generator_inputs(z, num_classes, labels), batch_size=1000, verbose=0)
+    return images.to_uint8(x, value_range=GAN.output_range)

@@ -8,9 +8,10 @@ mistake costs one quick line instead of TensorFlow's start-up messages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
-__all__ = ["GANRecipe", "VAERecipe", "EPOCH_IMAGES"]
+__all__ = ["GANRecipe", "VAERecipe", "DiffusionRecipe", "EPOCH_IMAGES"]
 
 # An "epoch" of every recipe is a fixed number of optimiser steps, about 4,000
 # images, the size of the embedded training set: the 59,000 Keras digits then
@@ -19,14 +20,48 @@ EPOCH_IMAGES = 4000
 
 
 class _EpochBudget:
-    """An epoch is a fixed number of optimiser steps, not one pass over the data."""
+    """What every recipe shares: an epoch budget, and the options ``train`` and ``sample`` take.
+
+    An epoch is a fixed number of optimiser steps, not one pass over the data.
+    """
 
     batch_size: int
+    sample_options: ClassVar[tuple[str, ...]] = ()  # options of ``sample`` beyond num/seed/label
+    legacy: ClassVar[dict] = {}  # recipe settings of runs recorded before a field existed
 
     @property
     def steps_per_epoch(self) -> int:
         """Optimiser steps per epoch: :data:`EPOCH_IMAGES` images, rounded up to whole batches."""
         return -(-EPOCH_IMAGES // self.batch_size)
+
+    @property
+    def needs_labels(self) -> bool:
+        """Whether the training data must have labels (a class-conditional model)."""
+        return bool(getattr(self, "num_classes", 0))
+
+    def configure(self, *, latent_dim: int | None = None, unconditional: bool = False,
+                  latent: str | None = None):
+        """This recipe with ``train``'s options applied.
+
+        Raises:
+            ValueError: an option this family does not take, or a bad value;
+                the message names the option.
+        """
+        recipe = self
+        if latent is not None:
+            raise ValueError("--latent is for diffusion runs")
+        if latent_dim is not None:
+            if not hasattr(self, "latent_dim"):
+                raise ValueError("--latent-dim is for gan and vae runs")
+            if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+                raise ValueError(f"--latent-dim must be an int >= 1, got {latent_dim!r}")
+            recipe = replace(recipe, latent_dim=latent_dim)
+        if unconditional:
+            if not hasattr(self, "num_classes"):
+                raise ValueError("--unconditional is for gan and diffusion runs; the VAE is "
+                                 "always unconditional")
+            recipe = replace(recipe, num_classes=0)
+        return recipe
 
 
 @dataclass(frozen=True)
@@ -52,6 +87,8 @@ class GANRecipe(_EpochBudget):
     epochs: int = 30  # 2-2.5 min on 2 CPU cores, whatever the data; FD flat from ~20
     quick_epochs: int = 2  # for tests
 
+    legacy: ClassVar[dict] = {"num_classes": 0}  # GAN runs made before labels were added
+
 
 @dataclass(frozen=True)
 class VAERecipe(_EpochBudget):
@@ -70,3 +107,40 @@ class VAERecipe(_EpochBudget):
     shift: int = 1  # random shifts of up to 1 pixel while training: ~8 nats on 4,000 digits
     epochs: int = 110  # 3-4.5 min on 2 CPU cores, whatever the data; validation ELBO flat from ~90
     quick_epochs: int = 2  # for tests
+
+
+@dataclass(frozen=True)
+class DiffusionRecipe(_EpochBudget):
+    """The default flow-matching recipe (``diffusion.Recipe``), in pixel space.
+
+    ``latent`` names a finished VAE run folder: then the model works in that
+    VAE's latent space (:meth:`for_latents`). Chosen by quality per CPU-minute
+    on 2 cores; ``benchmarks/README.md`` has what was tried.
+    """
+
+    latent: str = ""  # a VAE run folder: train in its latent space; "": in pixels
+    num_classes: int = 10  # digits 0-9 given to the network; 0: unconditional
+    width: int = 32  # U-Net: channels at 14x14 (7x7 has twice); latent MLP: units per layer
+    batch_size: int = 64
+    learning_rate: float = 2e-3  # Adam
+    label_dropout: float = 0.1  # share of labels hidden in training, for guidance
+    ema: float = 0.999
+    steps: int = 20  # sampler steps
+    guidance: float = 2.0  # classifier-free guidance weight w that sample uses by default
+    guidance_below: float = 0.7  # guidance acts only at t <= this (1: the whole path)
+    sampler: str = "euler"
+    decoder_epochs: int = 0  # latent: epochs sharpening the VAE's decoder first
+    epochs: int = 60  # about 8 min on 2 CPU cores
+    quick_epochs: int = 2  # for tests
+
+    sample_options: ClassVar[tuple[str, ...]] = ("steps", "guidance")
+
+    def for_latents(self, vae_run: str) -> DiffusionRecipe:
+        """The recipe in the latent space of the VAE run folder ``vae_run``."""
+        return replace(self, latent=str(vae_run), width=256, batch_size=256, guidance=4.0,
+                       guidance_below=0.3, sampler="heun", decoder_epochs=10, epochs=60)
+
+    def configure(self, *, latent_dim: int | None = None, unconditional: bool = False,
+                  latent: str | None = None) -> DiffusionRecipe:
+        recipe = super().configure(latent_dim=latent_dim, unconditional=unconditional)
+        return recipe if latent is None else recipe.for_latents(latent)

@@ -1,8 +1,10 @@
-"""Training runs behind the CLI: ``train gan``, ``train vae``, ``sample``, ``elbo``.
+"""Training runs behind the CLI: ``train gan|vae|diffusion``, ``sample``, ``elbo``.
 
 A run folder (see :mod:`tfimagegen.training`) starts with ``run.json``, which
-says which model it holds; that is how ``sample`` knows what to load and how a
-rerun knows it may resume. Everything here is also callable from Python.
+says which model family it holds (a key of :data:`tfimagegen.families.FAMILIES`);
+that is how ``sample`` knows what to load and how a rerun knows it may resume.
+Nothing here knows what a GAN is: each family's module does its part through
+the same four functions. Everything here is also callable from Python.
 """
 
 from __future__ import annotations
@@ -17,20 +19,33 @@ from pathlib import Path
 import numpy as np
 
 from tfimagegen.data import first_line
-from tfimagegen.files import atomic_path
+from tfimagegen.families import FAMILIES, Family
+from tfimagegen.files import atomic_path, write_json
 
-MODELS = ("gan", "vae")
+MODELS = tuple(FAMILIES)
 NAMED_DATA = ("mnist", "fashion_mnist")  # --data names; anything else is a .npz file
-MODEL_FILES = {"gan": "generator.keras", "vae": "vae.keras"}
 QUICK_IMAGES = 512  # --quick trains on this many images, for tests and smoke runs
 MAX_SAMPLES = 100_000  # sample --num: 78 MB of uint8 digits
 MAX_K = 100_000  # elbo --k: importance samples per digit (decoded in bounded chunks)
 MAX_SEED = 2**32  # keras.utils.set_random_seed seeds NumPy, which takes [0, 2**32)
+MAX_STEPS = 1000  # sample --steps: sampler steps of a diffusion run
+MAX_GUIDANCE = 100.0  # sample --guidance: classifier-free guidance weight
 LOCK_NAME = ".lock"  # held (flock) by the process training into a run folder
 
 
 class RunError(Exception):
     """A run folder or argument that cannot be used; the message says why."""
+
+
+def family(model: str) -> Family:
+    """The :class:`tfimagegen.families.Family` called ``model``.
+
+    Raises:
+        RunError: a name that is not in the table.
+    """
+    if model not in FAMILIES:
+        raise RunError(f"model must be one of {', '.join(FAMILIES)}, got {model!r}")
+    return FAMILIES[model]
 
 
 def read_run(out: Path) -> dict | None:
@@ -54,7 +69,7 @@ def read_run(out: Path) -> dict | None:
     if not isinstance(run, dict):
         raise RunError(f"{out / 'run.json'} is damaged (a JSON {type(run).__name__}, not the "
                        "record of a run)")
-    if run.get("model") not in MODELS:
+    if run.get("model") not in FAMILIES:
         raise RunError(f"{out / 'run.json'} names an unknown model {run.get('model')!r}")
     return run
 
@@ -188,52 +203,65 @@ def load_digits_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def check_run_folder(model: str, out: Path, latent_dim: int | None = None,
-                     unconditional: bool = False):
+                     unconditional: bool = False, latent: str | os.PathLike | None = None):
     """The recipe a ``train`` call will use, once ``out`` is known to fit it.
 
     Needs no TensorFlow, so the command line calls it before TensorFlow loads.
 
+    Args:
+        model: a family of :data:`tfimagegen.families.FAMILIES`.
+        latent_dim, unconditional, latent: ``train``'s options, for the
+            families that take them (the recipe's ``configure`` says).
+
     Returns:
-        ``(recipe, previous)``: a :class:`tfimagegen.recipes.GANRecipe` or
-        ``VAERecipe`` with the options applied, and the folder's ``run.json``
-        (``None`` for a new run).
+        ``(recipe, previous)``: the family's recipe with the options applied,
+        and the folder's ``run.json`` (``None`` for a new run).
 
     Raises:
-        RunError: an unknown model, bad options, or a folder holding another run
-            (another model, or one made with other recipe settings, e.g. by an
-            older version of this package).
+        RunError: an unknown model, bad options, a ``latent`` folder that is not
+            a finished VAE run, or a folder holding another run (another model,
+            or one made with other recipe settings, e.g. by an older version).
     """
-    from tfimagegen import recipes
-
-    if model not in MODELS:
-        raise RunError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
-    if unconditional and model != "gan":
-        raise RunError("--unconditional is for gan runs; the VAE is always unconditional")
-    recipe = recipes.GANRecipe() if model == "gan" else recipes.VAERecipe()
-    if latent_dim is not None:
-        if latent_dim < 1:
-            raise RunError(f"--latent-dim must be >= 1, got {latent_dim}")
-        recipe = dataclasses.replace(recipe, latent_dim=latent_dim)
-    if unconditional:
-        recipe = dataclasses.replace(recipe, num_classes=0)
+    fam = family(model)
+    if latent is not None:
+        latent = os.fspath(latent)
+    try:
+        recipe = fam.recipe().configure(latent_dim=latent_dim, unconditional=unconditional,
+                                        latent=latent)
+    except ValueError as err:
+        raise RunError(str(err)) from None
+    if latent is not None:  # a family that takes --latent: it must be a finished VAE run
+        check_latent_run(latent)
+        recipe = dataclasses.replace(recipe, latent=str(Path(latent).resolve()))
     previous = read_run(out)
     if previous is None:
         return recipe, None
     if previous["model"] != model:
         raise RunError(f"{out} holds a {previous['model']} run, not a {model} run")
-    if previous.get("latent_dim", recipe.latent_dim) != recipe.latent_dim:
-        raise RunError(f"{out} holds a run with latent dim {previous['latent_dim']}, not "
-                       f"{recipe.latent_dim}; choose another --out")
     before = dict(previous.get("recipe", {}))
-    if model == "gan" and before:
-        before.setdefault("num_classes", 0)  # GAN runs made before labels were added
+    if before:
+        before = {**recipe.legacy, **before}
     settings = _settings(recipe)
     changed = {k: v for k, v in before.items() if k in settings and settings[k] != v}
     if changed:
         raise RunError(f"{out} holds a run made with another recipe ("
-                       + ", ".join(f"{k} {v}, not {settings[k]}" for k, v in changed.items())
-                       + "); choose another --out")
+                       + ", ".join(f"{k} {v!r}, not {settings[k]!r}" for k, v in changed.items())
+                       + "); rerun with the options it was made with, or choose another --out")
     return recipe, previous
+
+
+def check_latent_run(path: str) -> None:
+    """Raise :class:`RunError` unless ``path`` is a finished VAE run folder (no TensorFlow)."""
+    run = read_run(Path(path))
+    if run is None:
+        raise RunError(f"--latent {path}: no such run folder; train one with "
+                       "'python -m tfimagegen train vae --out DIR'")
+    if run["model"] != "vae":
+        raise RunError(f"--latent {path} holds a {run['model']} run; it must be a vae run "
+                       "(its encoder and decoder make the latent space)")
+    if not (Path(path) / FAMILIES["vae"].model_file).is_file():
+        raise RunError(f"--latent {path}: the VAE run has not finished; rerun its train "
+                       "command first")
 
 
 def _settings(recipe) -> dict:
@@ -294,11 +322,13 @@ def _conflict(out: Path, key: str, recorded, value) -> str:
 
 def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None = None,
           data: str | None = None, quick: bool | None = None, latent_dim: int | None = None,
-          unconditional: bool = False, verbose: int | str = "auto",
-          build: Callable | None = None) -> Path:
-    """Train (or resume) a ``"gan"`` or ``"vae"`` run; returns the saved model file.
+          unconditional: bool = False, latent: str | os.PathLike | None = None,
+          verbose: int | str = "auto", build: Callable | None = None) -> Path:
+    """Train (or resume) a run of a model family; returns the saved model file.
 
-    Defaults are the notebook's full-mode recipe (``gan.Recipe``, ``vae.Recipe``)
+    ``model`` is ``"gan"``, ``"vae"`` or ``"diffusion"`` (a key of
+    :data:`tfimagegen.families.FAMILIES`). Defaults are the notebooks'
+    full-mode recipe (``gan.Recipe``, ``vae.Recipe``, ``diffusion.Recipe``)
     on ``data="mnist"`` with seed 0; ``quick`` uses its quick epochs and
     :data:`QUICK_IMAGES` images. An epoch is ``recipe.steps_per_epoch`` steps
     over the repeated, reshuffled training digits, so a run costs the same
@@ -306,20 +336,24 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None 
     from ``run.json`` (:func:`resolve_options`). A VAE trains on the digits
     binarised at 0.5 (``data.binarize``) and, for mnist and fashion_mnist, is
     scored on their validation split after every epoch (``val_`` records in
-    ``history.json``). A GAN is class-conditional and trains on the labels too,
-    unless ``unconditional`` (``gan.Recipe(num_classes=0)``).
+    ``history.json``). A GAN and a diffusion model are class-conditional and
+    train on the labels too, unless ``unconditional``. ``latent`` (diffusion
+    only) names a finished VAE run: the model then learns that VAE's latent
+    codes of the training digits and draws through its decoder.
 
     ``build(recipe, seed)`` swaps in a compiled model of your own (e.g.
-    ``gan.build_gan(recipe, seed, generator=my_generator)``); ``run.json``
-    records its name under ``network``, and resuming needs the same one.
+    ``gan.build_gan(recipe, seed, generator=my_generator)``; a latent diffusion
+    run also passes ``vae_model=`` and ``latents=``, as
+    :func:`tfimagegen.diffusion.build_flow` takes them); ``run.json`` records
+    its name under ``network``, and resuming needs the same one.
 
     Raises:
         RunError: as :func:`check_run_folder` and :func:`resolve_options`, bad
             numbers, another ``build`` than the run's, or data without the
-            labels a conditional GAN needs.
+            labels a conditional model needs.
     """
     out = Path(out)
-    recipe, previous = check_run_folder(model, out, latent_dim, unconditional)
+    recipe, previous = check_run_folder(model, out, latent_dim, unconditional, latent)
     options = resolve_options(out, previous, recipe, epochs=epochs, seed=seed, data=data,
                               quick=quick)
     network = "recipe" if build is None else getattr(build, "__name__", "custom")
@@ -328,59 +362,46 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None 
                        f"not {network!r}; pass the same build to resume it, or choose another "
                        "--out")
     images, labels = load_training_data(options["data"], options["quick"])
-    num_classes = getattr(recipe, "num_classes", 0)
-    _check_training_data(options["data"], images, labels, bool(num_classes), num_classes)
+    _check_training_data(options["data"], images, labels, recipe.needs_labels,
+                         getattr(recipe, "num_classes", 0))
 
     with run_lock(out):
-        run = {"model": model, **options, "latent_dim": recipe.latent_dim,
-               "recipe": _settings(recipe), "network": network}
+        run = {"model": model, **options, "recipe": _settings(recipe), "network": network}
         write_json(out / "run.json", run)
-        return _fit(model, out, recipe, run, images, labels, build, verbose)
+        return _fit(family(model), out, recipe, run, images, labels, build, verbose)
 
 
-def _fit(model: str, out: Path, recipe, run: dict, images: np.ndarray,
+def _fit(fam: Family, out: Path, recipe, run: dict, images: np.ndarray,
          labels: np.ndarray | None, build: Callable | None, verbose: int | str) -> Path:
     """The training part of :func:`train`, once the folder is held and recorded."""
     import keras
 
-    from tfimagegen import data as datasets
-    from tfimagegen import gan, training, vae
+    from tfimagegen import training
 
-    seed, data, quick = run["seed"], run["data"], run["quick"]
-    num_classes = getattr(recipe, "num_classes", 0)
-    keras.utils.set_random_seed(seed)
-    steps = -(-len(images) // recipe.batch_size) if quick else recipe.steps_per_epoch
-    validation = None
-    if model == "gan":
-        net = (build or gan.build_gan)(recipe, seed)
-        dataset = datasets.as_dataset(images, recipe.batch_size, seed=seed, scale="tanh",
-                                      labels=labels if num_classes else None, repeat=True)
-    else:
-        net = (build or vae.build_vae)(recipe, seed)
-        dataset = datasets.as_dataset(datasets.binarize(images), recipe.batch_size, seed=seed,
-                                      scale="unit", repeat=True)
-        if data in NAMED_DATA:
-            val_images = load_training_data(data, quick, split="validation")[0]
-            validation = datasets.as_dataset(datasets.binarize(val_images), 500, seed=seed,
-                                             scale="unit")
-    z = training.fixed_latents(10 * num_classes or 64, recipe.latent_dim, seed)
+    keras.utils.set_random_seed(run["seed"])
+    module = fam.load()
+    net, dataset, validation = module.train_setup(recipe, run, images, labels, build)
+    steps = -(-len(images) // recipe.batch_size) if run["quick"] else recipe.steps_per_epoch
+    z = training.fixed_latents(10 * getattr(net, "num_classes", 0) or 64, net.noise_shape,
+                               run["seed"])
     try:
         training.fit_run(net, dataset, out, run["epochs"], z, verbose=verbose,
                          steps_per_epoch=steps, validation_data=validation)
     except training.DamagedBackupError as err:
         raise RunError(str(err)) from None
     training.finish_run(net, out, z)
-    path = out / MODEL_FILES[model]
+    path = out / fam.model_file
     with atomic_path(path) as tmp:
-        (net.ema_generator if model == "gan" else net).save(tmp)
+        module.saved_model(net).save(tmp)
     return path
 
 
 def load_run_model(run_dir: Path):
     """The saved model of a finished run and its ``run.json``: ``(model, run)``.
 
-    A GAN run gives its (EMA) generator, a VAE run the whole :class:`vae.VAE`.
-    Loaded with ``safe_mode=True``.
+    A GAN run gives its (EMA) generator, a VAE run the whole :class:`vae.VAE`,
+    a diffusion run its :class:`diffusion.FlowMatching`. Loaded with
+    ``safe_mode=True``.
 
     Raises:
         RunError: not a run folder, one whose training has not finished, or a
@@ -390,12 +411,13 @@ def load_run_model(run_dir: Path):
     run = read_run(Path(run_dir))
     if run is None:
         raise RunError(f"{run_dir} is not a tfimagegen run folder (no run.json)")
-    path = Path(run_dir) / MODEL_FILES[run["model"]]
+    fam = family(run["model"])
+    path = Path(run_dir) / fam.model_file
     if not path.is_file():
         raise RunError(f"{path} is missing: the run has not finished; rerun its train command")
     import keras
 
-    from tfimagegen import vae  # noqa: F401  (registers the VAE classes for loading)
+    fam.load()  # registers the family's classes for loading
 
     try:
         return keras.saving.load_model(path, safe_mode=True), run
@@ -404,64 +426,90 @@ def load_run_model(run_dir: Path):
                        "another --out") from None
 
 
-def sample(run_dir: Path, num: int, seed: int = 0) -> np.ndarray:
+def sample(run_dir: Path, num: int, seed: int = 0, **options) -> np.ndarray:
     """``num`` generated digits from a finished run: uint8 ``(num, 28, 28, 1)``.
 
-    A GAN run gives its generator's images (a conditional one cycles through
-    the classes, see :func:`sample_with_labels`), a VAE run its decoder's
-    pixel means (not binarised), both from ``z ~ N(0, I)`` drawn with ``seed``.
+    A GAN run gives its generator's images, a VAE run its decoder's pixel
+    means (not binarised), a diffusion run the end of its sampler's path, all
+    from Gaussian noise drawn with ``seed``; a conditional run cycles through
+    the classes (see :func:`sample_with_labels`, which also takes ``options``).
 
     Raises:
         RunError: not a run folder, one whose training has not finished, ``num``
-            outside [1, :data:`MAX_SAMPLES`], or a bad seed.
+            outside [1, :data:`MAX_SAMPLES`], a bad seed or option.
     """
-    return sample_with_labels(run_dir, num, seed)[0]
+    return sample_with_labels(run_dir, num, seed, **options)[0]
 
 
-def sample_with_labels(run_dir: Path, num: int, seed: int = 0,
-                       label: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def check_sample_options(run: dict, label: int | None = None, **options) -> dict:
+    """The given (not ``None``) ``sample`` options, checked against a run's record.
+
+    Needs no TensorFlow. ``options`` are those of the family's recipe's
+    ``sample_options`` (diffusion: ``steps`` and ``guidance``).
+
+    Raises:
+        RunError: an option the run's family does not take, a bad value, or a
+            ``label`` the run cannot draw.
+    """
+    recipe = family(run["model"]).recipe
+    given = {k: v for k, v in options.items() if v is not None}
+    for key in given:
+        if key not in recipe.sample_options:
+            raise RunError(f"--{key} is for " + ", ".join(
+                name for name, fam in FAMILIES.items() if key in fam.recipe.sample_options)
+                + f" runs; {run['model']} runs take no --{key}")
+    if "steps" in given and not (isinstance(given["steps"], int) and 1 <= given["steps"]
+                                 <= MAX_STEPS):
+        raise RunError(f"--steps must be an int in [1, {MAX_STEPS}], got {given['steps']!r}")
+    if "guidance" in given and not (0 <= given["guidance"] <= MAX_GUIDANCE):
+        raise RunError(f"--guidance must be a number in [0, {MAX_GUIDANCE:g}], got "
+                       f"{given['guidance']!r}")
+    num_classes = run.get("recipe", {}).get("num_classes", 0)
+    if label is not None and not 0 <= label < num_classes:
+        raise RunError(f"--label {label}: " + (f"this run draws classes 0 to {num_classes - 1}"
+                                               if num_classes else
+                                               "this run is unconditional; it takes no label"))
+    return given
+
+
+def sample_with_labels(run_dir: Path, num: int, seed: int = 0, label: int | None = None,
+                       **options) -> tuple[np.ndarray, np.ndarray | None]:
     """Digits as in :func:`sample` and the class each was drawn as.
 
     Args:
-        label: for a conditional GAN run, draw only this class; default
+        label: for a conditional run, draw only this class; default
             ``0, 1, …, 9, 0, …`` (:func:`tfimagegen.gan.cycle_labels`).
+        options: the family's sample options, e.g. ``steps=`` and ``guidance=``
+            for a diffusion run (default: the run's recipe).
 
     Returns:
         ``(images, labels)``: uint8 ``(num, 28, 28, 1)`` and int32 ``(num,)``,
         or ``None`` for a run whose model takes no labels.
 
     Raises:
-        RunError: as :func:`sample`, or a ``label`` the run cannot draw.
+        RunError: as :func:`sample`, or a ``label`` or option the run cannot take.
     """
     if not 1 <= num <= MAX_SAMPLES:
         raise RunError(f"--num must be in [1, {MAX_SAMPLES:,}], got {num:,}")
     _check_seed(seed)
-    run = read_run(Path(run_dir)) or {}  # checked before TensorFlow loads: a quick, clean error
-    num_classes = run.get("recipe", {}).get("num_classes", 0) if run.get("model") == "gan" else 0
-    if run and label is not None and not 0 <= label < num_classes:
-        raise RunError(f"--label {label}: " + (f"this run draws classes 0 to {num_classes - 1}"
-                                               if num_classes else
-                                               "this run is unconditional; it takes no label"))
-    net, run = load_run_model(run_dir)
+    run = read_run(Path(run_dir))  # checked before TensorFlow loads: a quick, clean error
+    if run is None:
+        raise RunError(f"{run_dir} is not a tfimagegen run folder (no run.json)")
+    options = check_sample_options(run, label, **options)
+    saved, run = load_run_model(run_dir)
 
     import tensorflow as tf
 
-    from tfimagegen import gan, images
+    from tfimagegen import gan
 
-    if run["model"] == "gan":
-        generator, value_range = net, (-1.0, 1.0)
-    else:
-        generator, value_range = net.decoder, (0.0, 1.0)
-    z = tf.random.stateless_normal((num, generator.inputs[0].shape[-1]), seed=[seed, 0])
+    module = family(run["model"]).load()
+    noise = tf.random.stateless_normal((num, *module.noise_shape(saved)), seed=[seed, 0])
+    num_classes = run.get("recipe", {}).get("num_classes", 0)
     labels = None
     if num_classes:
         labels = (gan.cycle_labels(num, num_classes) if label is None
                   else np.full(num, label, np.int32))
-    x = generator.predict(gan.generator_inputs(z, num_classes, labels), batch_size=1000,
-                          verbose=0)
-    if run["model"] == "vae":
-        x = tf.sigmoid(x).numpy()  # the decoder gives logits; the images are their means
-    return images.to_uint8(x, value_range=value_range), labels
+    return module.generate(saved, noise, labels, **options), labels
 
 
 def likelihood(run_dir: Path, data_path: str, k: int = 1, seed: int = 0) -> dict:
@@ -491,16 +539,3 @@ def likelihood(run_dir: Path, data_path: str, k: int = 1, seed: int = 0) -> dict
     if k > 1:
         result.update(iwae=vae.iwae_bound(net, digits, k, seed=seed), k=k)
     return result
-
-
-def save_npz(path: Path, **arrays: np.ndarray) -> Path:
-    """``np.savez_compressed`` written atomically (temporary file, then rename)."""
-    with atomic_path(path) as tmp:
-        np.savez_compressed(tmp, **arrays)
-    return Path(path)
-
-
-def write_json(path: Path, value: dict) -> None:
-    """``value`` as indented JSON, written atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(value, indent=1))

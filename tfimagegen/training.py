@@ -2,8 +2,9 @@
 
 Taught in ``notebooks/02_gan.ipynb``; nothing here knows what a GAN is. A model
 plugs in by having ``model.sample(z)`` (float images), ``model.output_range``
-(their range, e.g. ``(-1.0, 1.0)``) and ``model.latent_dim``; a conditional
-model also has ``model.num_classes``, and its grids get one column per class.
+(their range, e.g. ``(-1.0, 1.0)``) and ``model.noise_shape`` (one example's
+``z``); a conditional model also has ``model.num_classes``, and its grids get
+one column per class.
 
 A *run folder* holds one training run:
 
@@ -31,17 +32,21 @@ import tensorflow as tf
 
 from tfimagegen import images
 from tfimagegen.data import first_line
-from tfimagegen.files import atomic_path
-from tfimagegen.runs import write_json
+from tfimagegen.files import atomic_path, write_json
 
 __all__ = ["SampleGrid", "StopOnNaN", "NaNLossError", "HistoryFile", "TimeBudget", "RunBackup",
            "DamagedBackupError", "fixed_latents",
            "sample_grid", "run_callbacks", "write_gif", "fit_run", "finish_run", "read_history"]
 
 
-def fixed_latents(num: int, latent_dim: int, seed: int) -> tf.Tensor:
-    """The monitoring latent points: float32 ``(num, latent_dim)`` from N(0, 1), seeded."""
-    return tf.random.stateless_normal((num, latent_dim), seed=[seed, 1])
+def fixed_latents(num: int, shape: int | tuple[int, ...], seed: int) -> tf.Tensor:
+    """The monitoring noise: float32 ``(num, *shape)`` from N(0, 1), seeded.
+
+    ``shape`` is one example's noise: ``latent_dim`` (an int) for a GAN or a
+    VAE, ``(28, 28, 1)`` for a pixel-space diffusion model (``model.noise_shape``).
+    """
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return tf.random.stateless_normal((num, *shape), seed=[seed, 1])
 
 
 def sample_grid(model, z: tf.Tensor, ncols: int | None = None) -> np.ndarray:

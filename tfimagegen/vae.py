@@ -150,6 +150,11 @@ class VAE(keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
 
+    @property
+    def noise_shape(self) -> tuple[int]:
+        """One example's latent point: ``(latent_dim,)``."""
+        return (self.latent_dim,)
+
     def build(self, input_shape=None) -> None:
         self.built = True  # the encoder and decoder were built with their Inputs
 
@@ -347,3 +352,39 @@ def latent_grid(model: VAE, n: int = 20) -> np.ndarray:
     pixels = model.sample(z).numpy().reshape(n, n, 28, 28)
     grid = pixels.transpose(0, 2, 1, 3).reshape(28 * n, 28 * n)
     return np.round(grid * 255).astype(np.uint8)
+
+
+# The model-family functions (tfimagegen.families): how runs trains and samples a VAE.
+
+def train_setup(recipe: Recipe, run: dict, images: np.ndarray, labels: np.ndarray | None,
+                build=None) -> tuple[VAE, tf.data.Dataset, tf.data.Dataset | None]:
+    """A compiled VAE, its training digits binarised in [0, 1], and, for mnist and
+    fashion_mnist, their validation split the same way (labels are not used)."""
+    from tfimagegen import data, runs
+
+    seed = run["seed"]
+    dataset = data.as_dataset(data.binarize(images), recipe.batch_size, seed=seed,
+                              scale="unit", repeat=True)
+    validation = None
+    if run["data"] in runs.NAMED_DATA:
+        val_images = runs.load_training_data(run["data"], run["quick"], split="validation")[0]
+        validation = data.as_dataset(data.binarize(val_images), 500, seed=seed, scale="unit")
+    return (build or build_vae)(recipe, seed), dataset, validation
+
+
+def saved_model(model: VAE) -> VAE:
+    """What a finished run saves: the whole VAE (``elbo`` needs the encoder too)."""
+    return model
+
+
+def noise_shape(model: VAE) -> tuple[int]:
+    """One example's latent point: ``(latent_dim,)``."""
+    return model.noise_shape
+
+
+def generate(model: VAE, z: tf.Tensor, labels: np.ndarray | None = None) -> np.ndarray:
+    """uint8 ``(n, 28, 28, 1)`` pixel means of the decoder at ``z`` (no labels: unconditional)."""
+    from tfimagegen import images
+
+    logits = model.decoder.predict(z, batch_size=1000, verbose=0)
+    return images.to_uint8(tf.sigmoid(logits).numpy(), value_range=VAE.output_range)

@@ -1,0 +1,273 @@
+"""Diffusion quality per CPU-minute: flow matching in pixels and latents, against keras-io DDIM.
+
+Run: ``.venv/bin/python benchmarks/diffusion.py [--budget SECONDS] [--vae-run DIR]``
+(or ``make bench``).
+
+Five generators train on the same digits (the 3,000 embedded MNIST training
+digits, so the run is offline and repeatable) and are scored the same way, on
+1,000 samples with ``tfimagegen.metrics.evaluate``, next to the real-vs-real
+floor: first against the 1,000 validation digits (what settings are chosen
+by), then, once, against the 1,000 test digits (what the README reports).
+
+* **flow, pixels**: ``diffusion.Recipe()``, the conditional U-Net, for ``--budget``
+  seconds (default 600: ten CPU-minutes);
+* **keras-io DDIM**: the recipe of keras.io/examples/generative/ddim, rebuilt
+  here at 28×28 grey for the same budget: a U-Net of widths 32/64/96 with two
+  residual blocks per level (batch norm without scale, swish), average-pool
+  down, bilinear up, the noise variance as a 32-number sinusoidal embedding
+  (frequencies 1 to 1,000) spread over the image, a cosine-angle schedule with
+  signal rates 0.95 to 0.02, noise prediction with mean-absolute error, AdamW
+  1e-3 with weight decay 1e-4, batch 64, EMA 0.999, pixels standardised by a
+  ``Normalization`` layer, and 20 DDIM steps to sample. It is unconditional, as
+  keras-io's is;
+* **conditional GAN**: ``gan.Recipe()`` for the same budget, the reference;
+* **flow, latents**: ``diffusion.Recipe().for_latents(VAE_RUN)`` on a finished
+  VAE run (default lesson 03's ``notebooks/outputs/03_vae``; trained with the
+  VAE recipe first if missing), for ``--latent-budget`` seconds including the
+  decoder sharpening; conditional, and unconditional.
+
+Each row gives the training epochs, images per second, the seconds to sample
+the 1,000 digits at the model's default settings, and the scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import layers  # noqa: E402
+
+from tfimagegen import data, diffusion, gan, metrics, runs, training  # noqa: E402
+
+VALIDATION = data.load_mnist("validation", source="embedded")[0]
+TEST = data.load_mnist("test", source="embedded")[0]
+TRAIN, TRAIN_LABELS = data.load_mnist("train", source="embedded")
+N = metrics.EVAL_SAMPLES
+
+
+# ---- keras-io's DDIM, rebuilt at 28x28 grey ---------------------------------------------------
+
+class NoiseEmbedding(layers.Layer):
+    """keras-io's ``sinusoidal_embedding``: 16 frequencies from 1 to 1,000, sin and cos."""
+
+    def call(self, x):
+        freqs = tf.exp(tf.linspace(tf.math.log(1.0), tf.math.log(1000.0), 16))
+        angular = 2.0 * math.pi * freqs
+        return tf.concat([tf.sin(angular * x), tf.cos(angular * x)], axis=3)
+
+
+def _residual(x, width):
+    residual = x if x.shape[3] == width else layers.Conv2D(width, 1)(x)
+    x = layers.BatchNormalization(center=False, scale=False)(x)
+    x = layers.Conv2D(width, 3, padding="same", activation="swish")(x)
+    x = layers.Conv2D(width, 3, padding="same")(x)
+    return layers.Add()([x, residual])
+
+
+def ddim_network(widths=(32, 64, 96), block_depth: int = 2) -> keras.Model:
+    noisy = keras.Input((28, 28, 1))
+    variance = keras.Input((1, 1, 1))
+    e = layers.UpSampling2D(size=28, interpolation="nearest")(NoiseEmbedding()(variance))
+    x = layers.Concatenate()([layers.Conv2D(widths[0], 1)(noisy), e])
+    skips = []
+    for width in widths[:-1]:
+        for _ in range(block_depth):
+            x = _residual(x, width)
+            skips.append(x)
+        x = layers.AveragePooling2D(2)(x)
+    for _ in range(block_depth):
+        x = _residual(x, widths[-1])
+    for width in reversed(widths[:-1]):
+        x = layers.UpSampling2D(2, interpolation="bilinear")(x)
+        for _ in range(block_depth):
+            x = _residual(layers.Concatenate()([x, skips.pop()]), width)
+    return keras.Model([noisy, variance], layers.Conv2D(1, 1, kernel_initializer="zeros")(x))
+
+
+class DDIM(keras.Model):
+    """keras-io's ``DiffusionModel``: noise prediction, cosine-angle schedule, EMA, DDIM steps."""
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.normalizer = layers.Normalization()
+        self.network = ddim_network()
+        self.ema_network = keras.models.clone_model(self.network)
+        self.ema_network.set_weights(self.network.get_weights())
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    @staticmethod
+    def schedule(times):
+        start, end = tf.acos(0.95), tf.acos(0.02)
+        angles = start + times * (end - start)
+        return tf.sin(angles), tf.cos(angles)  # noise rates, signal rates
+
+    def denoise(self, noisy, noise_rates, signal_rates, training):
+        network = self.network if training else self.ema_network
+        noise = network([noisy, noise_rates**2], training=training)
+        return noise, (noisy - noise_rates * noise) / signal_rates
+
+    def train_step(self, images):
+        images = self.normalizer(images, training=True)
+        batch = tf.shape(images)[0]
+        noises = keras.random.normal(tf.shape(images), seed=self.seed_generator)
+        times = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator)
+        noise_rates, signal_rates = self.schedule(times)
+        noisy = signal_rates * images + noise_rates * noises
+        with tf.GradientTape() as tape:
+            predicted, _ = self.denoise(noisy, noise_rates, signal_rates, training=True)
+            loss = tf.reduce_mean(tf.abs(noises - predicted))
+        variables = self.network.trainable_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        for ema_weight, weight in zip(self.ema_network.weights, self.network.weights, strict=True):
+            ema_weight.assign(0.999 * ema_weight + 0.001 * weight)
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+    @tf.function
+    def reverse_diffusion(self, noise, steps: int):
+        size = 1.0 / steps
+        next_noisy, images = noise, noise
+        for step in range(steps):
+            times = tf.ones((tf.shape(noise)[0], 1, 1, 1)) - step * size
+            noise_rates, signal_rates = self.schedule(times)
+            noises, images = self.denoise(next_noisy, noise_rates, signal_rates, training=False)
+            next_noise_rates, next_signal_rates = self.schedule(times - size)
+            next_noisy = next_signal_rates * images + next_noise_rates * noises
+        return images
+
+    def generate(self, noise, steps: int = 20) -> np.ndarray:
+        x = self.reverse_diffusion(noise, steps)
+        x = self.normalizer.mean + x * tf.sqrt(self.normalizer.variance)
+        return tf.clip_by_value(x, 0.0, 1.0).numpy()
+
+
+# ---- the runs ---------------------------------------------------------------------------------
+
+def fit_for(model: keras.Model, dataset, seconds: float, steps_per_epoch: int,
+            batch_size: int) -> dict:
+    budget = training.TimeBudget(seconds)
+    start = time.perf_counter()
+    model.fit(dataset, epochs=100_000, steps_per_epoch=steps_per_epoch, verbose=0,
+              callbacks=[budget])
+    elapsed = time.perf_counter() - start
+    return {"epochs": budget.epochs, "seconds": elapsed,
+            "images/s": budget.epochs * steps_per_epoch * batch_size / elapsed}
+
+
+def score(speed: dict, sample) -> tuple[dict, dict]:
+    """Time ``sample()`` → (images, labels, value_range); score against validation and test."""
+    start = time.perf_counter()
+    images, labels, value_range = sample()
+    speed = {**speed, "sample s": time.perf_counter() - start}
+    return tuple({**speed, **metrics.evaluate(images, reference, labels, value_range=value_range)}
+                 for reference in (VALIDATION, TEST))
+
+
+def flow_row(recipe, seconds: float, seed: int, setup_seconds: float = 0.0):
+    keras.utils.set_random_seed(seed)
+    start = time.perf_counter()
+    model, dataset, _ = diffusion.train_setup(recipe, {"seed": seed}, TRAIN, TRAIN_LABELS)
+    setup = time.perf_counter() - start
+    speed = fit_for(model, dataset, seconds - setup, recipe.steps_per_epoch, recipe.batch_size)
+    speed["seconds"] += setup
+    noise = tf.random.stateless_normal((N, *model.noise_shape), seed=[seed, 9])
+    labels = gan.cycle_labels(N) if recipe.num_classes else None
+    return model, score(speed, lambda: (model.generate(noise, labels), labels,
+                                        model.output_range))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--budget", type=float, default=600.0,
+                        help="seconds for each pixel-space model and the GAN (default 600)")
+    parser.add_argument("--latent-budget", type=float, default=60.0,
+                        help="seconds for each latent-space model, beyond its VAE (default 60)")
+    parser.add_argument("--vae-run", default="notebooks/outputs/03_vae",
+                        help="a finished VAE run folder (trained with the VAE recipe if missing)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    seed = args.seed
+
+    none = {"epochs": "", "seconds": 0.0, "images/s": 0.0, "sample s": 0.0}
+    validation = {"real vs real (floor)": {**none, **metrics.evaluate(TRAIN, VALIDATION)}}
+    test = {"real vs real (floor)": {**none, **metrics.evaluate(TRAIN, TEST)}}
+
+    vae_run = Path(args.vae_run)
+    if not (vae_run / "vae.keras").is_file():
+        runs.train("vae", vae_run, seed=seed, data="mnist", verbose=0)
+    latent = diffusion.Recipe().for_latents(str(vae_run.resolve()))
+    model, (validation["flow, latents"], test["flow, latents"]) = flow_row(
+        latent, args.latent_budget, seed)
+    noise = tf.random.stateless_normal((N, *model.noise_shape), seed=[seed, 9])
+    for name, w, below in (("  same, w=1 (no guidance)", 1.0, 1.0),
+                           ("  same, w=2 on all the path", 2.0, 1.0)):
+        validation[name], test[name] = score({**validation["flow, latents"]}, lambda w=w, b=below: (
+            model.generate(noise, gan.cycle_labels(N), guidance=w, guidance_below=b),
+            gan.cycle_labels(N), model.output_range))
+    _, (validation["flow, latents, uncond."], test["flow, latents, uncond."]) = flow_row(
+        dataclasses.replace(latent, num_classes=0), args.latent_budget, seed)
+
+    _, (validation["flow, pixels"], test["flow, pixels"]) = flow_row(
+        diffusion.Recipe(), args.budget, seed)
+
+    keras.utils.set_random_seed(seed)
+    ddim = DDIM(seed)
+    ddim.normalizer.adapt(TRAIN.astype(np.float32) / 255.0)
+    ddim.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
+    dataset = data.as_dataset(TRAIN, 64, seed=seed, scale="unit", repeat=True)
+    speed = fit_for(ddim, dataset, args.budget, -(-len(TRAIN) // 64), 64)
+    noise = tf.random.stateless_normal((N, 28, 28, 1), seed=[seed, 9])
+    validation["keras-io DDIM"], test["keras-io DDIM"] = score(
+        speed, lambda: (ddim.generate(noise), None, (0.0, 1.0)))
+
+    keras.utils.set_random_seed(seed)
+    recipe = gan.Recipe()
+    model = gan.build_gan(recipe, seed)
+    dataset = data.as_dataset(TRAIN, recipe.batch_size, seed=seed, labels=TRAIN_LABELS,
+                              repeat=True)
+    speed = fit_for(model, dataset, args.budget, recipe.steps_per_epoch, recipe.batch_size)
+    z = tf.random.stateless_normal((N, recipe.latent_dim), seed=[seed, 9])
+    validation["conditional GAN"], test["conditional GAN"] = score(
+        speed, lambda: (model.sample(z, gan.cycle_labels(N)).numpy(), gan.cycle_labels(N),
+                        (-1.0, 1.0)))
+
+    print(f"budget {args.budget:.0f} s per pixel model and GAN, {args.latent_budget:.0f} s per "
+          f"latent model (VAE: {vae_run}); 3,000 embedded MNIST training digits; {N} samples")
+    print_table("against the 1,000 validation digits (what settings are chosen by):", validation)
+    print_table("against the 1,000 test digits (reported once):", test)
+
+
+def print_table(title: str, rows: dict) -> None:
+    print(title)
+    header = ["", "epochs", "train s", "img/s", "sample s", "FD", "KID", "class", "prec",
+              "recall", "label acc"]
+    print(f"{header[0]:28}" + "".join(f"{h:>9}" for h in header[1:]))
+    for name, r in rows.items():
+        accuracy = f"{r['label_accuracy']:9.3f}" if "label_accuracy" in r else ""
+        print(f"{name:28}{r['epochs']!s:>9}{r['seconds']:9.0f}{r['images/s']:9.0f}"
+              f"{r['sample s']:9.1f}{r['fd']:9.2f}{r['kid']:9.3f}{r['class_score']:9.2f}"
+              f"{r['precision']:9.2f}{r['recall']:9.2f}{accuracy}")
+    floor = rows["real vs real (floor)"]["fd"]
+    for name in ("flow, latents", "flow, latents, uncond.", "flow, pixels", "keras-io DDIM",
+                 "conditional GAN"):
+        print(f"{name}: FD {rows[name]['fd'] / floor:.1f}x the floor")
+    print(f"keras-io DDIM / flow, pixels: FD ratio "
+          f"{rows['keras-io DDIM']['fd'] / rows['flow, pixels']['fd']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,619 @@
+"""Flow matching: a diffusion model that trains in CPU-minutes, in pixels or in a VAE's latents.
+
+Taught in ``notebooks/04_diffusion.ipynb``. Flow matching, also called
+rectified flow (Lipman et al. 2022, arXiv:2210.02747; Liu et al. 2022,
+arXiv:2209.03003), joins a data point :math:`x` and Gaussian noise
+:math:`\\varepsilon` by a straight line,
+
+.. math:: x_t = (1 - t)\\,x + t\\,\\varepsilon, \\qquad t \\in [0, 1],
+
+and trains a network :math:`v_\\theta(x_t, t, y)` to predict the velocity of
+that line, :math:`\\varepsilon - x`, by mean squared error. Sampling starts from
+noise at :math:`t = 1` and follows the learned velocity back to :math:`t = 0`:
+an ODE, solved here with Euler or Heun steps. A class-conditional model also
+learns to draw without its label (label dropout to a *null* class), so that
+sampling can push away from the unconditional velocity: classifier-free
+guidance (Ho & Salimans 2022, arXiv:2207.12598).
+
+DDPM and DDIM (Ho et al. 2020; Song et al. 2020) are the same family: another
+noise schedule, a network that predicts :math:`\\varepsilon`, and a sampler
+step. On this schedule the deterministic DDIM step *is* the Euler step
+(:func:`ddim_step`); ``benchmarks/diffusion.py`` trains keras-io's DDIM recipe
+beside this one.
+
+Two spaces:
+
+* pixels: :func:`make_unet`, a small U-Net on float ``(batch, 28, 28, 1)``
+  images in [-1, 1];
+* latents: :func:`make_latent_mlp` on the standardised latent codes of a
+  trained :class:`tfimagegen.vae.VAE`; the model keeps that VAE's decoder, so
+  its samples are pixel means in [0, 1] (Rombach et al. 2022,
+  arXiv:2112.10752, at digit size).
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from tfimagegen.recipes import DiffusionRecipe as Recipe  # plain data, importable without TF
+
+__all__ = ["Recipe", "TimeEmbedding", "make_unet", "make_latent_mlp", "interpolate",
+           "velocity_target", "euler_step", "heun_step", "ddim_step", "FlowMatching",
+           "build_flow", "encode_latents", "sharpen_decoder", "latent_dataset", "standardize",
+           "count_flops", "SAMPLERS"]
+
+SAMPLERS = ("euler", "heun")
+
+
+@keras.saving.register_keras_serializable(package="tfimagegen")
+class TimeEmbedding(layers.Layer):
+    """Sinusoidal features of a time ``t``: float ``(batch,)`` in [0, 1] → ``(batch, dim)``.
+
+    The frequencies run geometrically from 1 to 1,000 (Vaswani et al. 2017),
+    so both coarse and fine differences in ``t`` are visible to the network.
+    """
+
+    def __init__(self, dim: int = 32, **kwargs):
+        super().__init__(**kwargs)
+        if dim < 2 or dim % 2:
+            raise ValueError(f"dim must be an even int >= 2, got {dim!r}")
+        self.dim = dim
+
+    def call(self, t: tf.Tensor) -> tf.Tensor:
+        half = self.dim // 2
+        freqs = tf.exp(tf.linspace(0.0, math.log(1000.0), half))
+        angles = tf.cast(t, tf.float32)[:, None] * freqs[None, :]
+        return tf.concat([tf.sin(angles), tf.cos(angles)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.dim)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "dim": self.dim}
+
+
+def _condition(t, label, num_classes: int, dim: int):
+    """The conditioning vector of every block: time features plus a label embedding."""
+    h = layers.Dense(dim, activation="silu")(TimeEmbedding(32, name="time_features")(t))
+    if num_classes:  # id num_classes is the null label: "no class given"
+        h = layers.Add()([h, layers.Embedding(num_classes + 1, dim, name="label_embedding")(label)])
+    return layers.Dense(dim, activation="silu")(h)
+
+
+def _res_block(h, cond, width: int):
+    """(GroupNorm, SiLU, 3×3 conv) twice, scaled and shifted per channel by ``cond``, plus ``h``."""
+    skip = h if h.shape[-1] == width else layers.Conv2D(width, 1)(h)
+    h = layers.Conv2D(width, 3, padding="same")(layers.Activation("silu")(
+        layers.GroupNormalization(8)(h)))
+    scale = layers.Reshape((1, 1, width))(layers.Dense(width)(cond))
+    shift = layers.Reshape((1, 1, width))(layers.Dense(width)(cond))
+    h = layers.Add()([layers.Multiply()([h, layers.Rescaling(1.0, offset=1.0)(scale)]), shift])
+    h = layers.Conv2D(width, 3, padding="same")(layers.Activation("silu")(
+        layers.GroupNormalization(8)(h)))
+    return layers.Add()([skip, h])
+
+
+def make_unet(num_classes: int = Recipe.num_classes, width: int = Recipe.width,
+              cond_dim: int = 128) -> keras.Model:
+    """(``x_t``, ``t``, label) → velocity: a U-Net for 28×28 images, sized for a CPU.
+
+    Inputs: ``x_t`` float ``(batch, 28, 28, 1)``; ``t`` float ``(batch,)`` in
+    [0, 1]; and, if ``num_classes > 0``, ``label`` int ``(batch,)`` in
+    ``[0, num_classes]``, where ``num_classes`` means "no label". Output: float
+    ``(batch, 28, 28, 1)``, the predicted ``noise - image``.
+
+    A 2×2 stride-2 convolution first folds each 2×2 patch of pixels into
+    channels, so the network works at 14×14 (``width`` channels) and 7×7
+    (``2 * width``), with two residual blocks per level and a skip connection
+    across; a 2×2 transposed convolution unfolds the result. Every block gets
+    the time (and label) as a per-channel scale and shift.
+    """
+    x = keras.Input((28, 28, 1), name="x_t")
+    t = keras.Input((), name="t")
+    inputs = [x, t]
+    label = None
+    if num_classes:
+        label = keras.Input((), dtype="int32", name="label")
+        inputs.append(label)
+    cond = _condition(t, label, num_classes, cond_dim)
+    h = layers.Conv2D(width, 2, strides=2, name="patchify")(x)            # 14×14
+    h = _res_block(h, cond, width)
+    skip = _res_block(h, cond, width)
+    h = layers.Conv2D(2 * width, 3, strides=2, padding="same")(skip)     # 7×7
+    h = _res_block(h, cond, 2 * width)
+    h = _res_block(h, cond, 2 * width)
+    h = layers.Conv2DTranspose(width, 2, strides=2)(h)                   # 14×14
+    h = layers.Concatenate()([h, skip])
+    h = _res_block(h, cond, width)
+    h = _res_block(h, cond, width)
+    h = layers.Activation("silu")(layers.GroupNormalization(8)(h))
+    velocity = layers.Conv2DTranspose(1, 2, strides=2, name="unpatchify")(h)  # 28×28
+    return keras.Model(inputs, velocity, name="unet")
+
+
+def make_latent_mlp(latent_dim: int = 16, num_classes: int = Recipe.num_classes,
+                    width: int = 256, depth: int = 3) -> keras.Model:
+    """(``z_t``, ``t``, label) → velocity in a VAE's latent space: an MLP.
+
+    Inputs: ``z_t`` float ``(batch, latent_dim)``, standardised latent codes
+    mixed with noise; ``t`` and ``label`` as in :func:`make_unet`. Output:
+    float ``(batch, latent_dim)``. ``depth`` residual blocks of ``width`` SiLU
+    units, each told the time and label.
+    """
+    z = keras.Input((latent_dim,), name="z_t")
+    t = keras.Input((), name="t")
+    inputs = [z, t]
+    label = None
+    if num_classes:
+        label = keras.Input((), dtype="int32", name="label")
+        inputs.append(label)
+    cond = _condition(t, label, num_classes, width)
+    h = layers.Dense(width)(z)
+    for _ in range(depth):
+        update = layers.Dense(width, activation="silu")(
+            layers.Add()([layers.LayerNormalization()(h), cond]))
+        h = layers.Add()([h, layers.Dense(width)(update)])
+    velocity = layers.Dense(latent_dim, name="velocity")(
+        layers.Activation("silu")(layers.LayerNormalization()(h)))
+    return keras.Model(inputs, velocity, name="latent_mlp")
+
+
+def interpolate(x: tf.Tensor, noise: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
+    """:math:`x_t = (1 - t)\\,x + t\\,\\varepsilon`; ``t`` ``(batch,)`` is broadcast."""
+    t = tf.reshape(tf.cast(t, x.dtype), [-1] + [1] * (len(x.shape) - 1))
+    return (1.0 - t) * x + t * noise
+
+
+def velocity_target(x: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
+    """What the network learns to predict: :math:`\\varepsilon - x`, constant along the line."""
+    return noise - x
+
+
+def euler_step(velocity, x_t: tf.Tensor, t: float, s: float) -> tf.Tensor:
+    """One Euler step of the ODE from time ``t`` to ``s < t``: ``x_t - (t - s) v(x_t, t)``.
+
+    ``velocity(x, t)`` takes a batch and a scalar time and returns ``dx/dt``.
+    """
+    return x_t - (t - s) * velocity(x_t, t)
+
+
+def heun_step(velocity, x_t: tf.Tensor, t: float, s: float) -> tf.Tensor:
+    """One Heun step: an Euler step, then the average of the slopes at both ends.
+
+    Second order, for two network calls per step (Karras et al. 2022, arXiv:2206.00364).
+    """
+    v_t = velocity(x_t, t)
+    x_s = x_t - (t - s) * v_t
+    return x_t - (t - s) * 0.5 * (v_t + velocity(x_s, s))
+
+
+def ddim_step(x_t: tf.Tensor, predicted_noise: tf.Tensor, alpha_t, sigma_t, alpha_s, sigma_s
+              ) -> tf.Tensor:
+    """The deterministic DDIM step (Song et al. 2020, arXiv:2010.02502) for ``x_t = α_t x + σ_t ε``.
+
+    Estimate the clean image from the predicted noise, then put it back at the
+    next noise level with the same noise: ``α_s x̂ + σ_s ε̂``. With ``α = 1 - t``
+    and ``σ = t``, and ``ε̂ = x_t + (1 - t) v``, this equals :func:`euler_step`.
+    """
+    x_hat = (x_t - sigma_t * predicted_noise) / alpha_t
+    return alpha_s * x_hat + sigma_s * predicted_noise
+
+
+def _check_int(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def _check_guidance(guidance: object) -> float:
+    if isinstance(guidance, bool) or not isinstance(guidance, (int, float, np.floating)) \
+            or not math.isfinite(guidance) or guidance < 0:
+        raise ValueError(f"guidance must be a finite number >= 0, got {guidance!r}")
+    return float(guidance)
+
+
+@keras.saving.register_keras_serializable(package="tfimagegen")
+class FlowMatching(keras.Model):
+    """A velocity network trained by flow matching with ``fit``, and its ODE sampler.
+
+    ``fit`` takes batches of data, float ``(batch, *noise_shape)``: images in
+    [-1, 1] for a pixel model, standardised latent codes for a latent model;
+    for a conditional model (``num_classes > 0``), ``(data, labels)`` pairs.
+    ``train_step`` draws ``t ~ U(0, 1)`` and ``ε ~ N(0, I)`` per example from
+    a seeded ``keras.random.SeedGenerator``, replaces a ``label_dropout``
+    share of the labels by the null class ``num_classes``, and takes one
+    step on the mean squared velocity error, averaged over the *global* batch.
+    ``ema_velocity`` is an exponential moving average of the network's weights
+    (decay ``ema``, warmed up as in :class:`tfimagegen.gan.GAN`); sampling uses it.
+
+    Args:
+        velocity: from :func:`make_unet` or :func:`make_latent_mlp` (or your
+            own with the same inputs and output).
+        num_classes: classes the network is told (0: unconditional).
+        label_dropout: share of labels hidden while training, in [0, 1).
+        ema: EMA decay in [0, 1).
+        steps, guidance, sampler: the defaults of :meth:`generate`.
+        guidance_below: guidance acts only at times ``t <= guidance_below``.
+        decoder: for a latent model, the VAE decoder (latent → pixel logits).
+        latent_mean, latent_std: per-dimension statistics that standardised
+            the latent codes; :meth:`decode` undoes them.
+        seed: seed of the training noise.
+    """
+
+    def __init__(self, velocity: keras.Model, num_classes: int = Recipe.num_classes,
+                 label_dropout: float = Recipe.label_dropout, ema: float = Recipe.ema,
+                 steps: int = Recipe.steps, guidance: float = Recipe.guidance,
+                 sampler: str = Recipe.sampler, guidance_below: float = Recipe.guidance_below,
+                 decoder: keras.Model | None = None,
+                 latent_mean: list[float] | None = None, latent_std: list[float] | None = None,
+                 seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1), got {ema}")
+        if not 0.0 <= label_dropout < 1.0:
+            raise ValueError(f"label_dropout must be in [0, 1), got {label_dropout}")
+        self.num_classes = _check_int("num_classes", num_classes, 0)
+        if len(velocity.inputs) != (3 if self.num_classes else 2):
+            raise ValueError(f"velocity takes {len(velocity.inputs)} inputs, but num_classes="
+                             f"{self.num_classes} needs "
+                             f"{'[x_t, t, label]' if self.num_classes else '[x_t, t]'}")
+        self.velocity, self.decoder = velocity, decoder
+        self.label_dropout, self.ema, self.seed = float(label_dropout), float(ema), seed
+        self.steps, self.sampler = _check_int("steps", steps, 1), sampler
+        self.guidance = _check_guidance(guidance)
+        if not 0.0 <= guidance_below <= 1.0:
+            raise ValueError(f"guidance_below must be in [0, 1], got {guidance_below!r}")
+        self.guidance_below = float(guidance_below)
+        self.noise_shape = tuple(int(d) for d in velocity.inputs[0].shape[1:])
+        self.latent_dim = self.noise_shape[0] if len(self.noise_shape) == 1 else None
+        self.latent_mean = None if latent_mean is None else [float(v) for v in latent_mean]
+        self.latent_std = None if latent_std is None else [float(v) for v in latent_std]
+        self.output_range = (0.0, 1.0) if decoder is not None else (-1.0, 1.0)
+        self.ema_velocity = keras.models.clone_model(velocity)
+        self.ema_velocity.set_weights(velocity.get_weights())
+        self.ema_velocity.trainable = False  # only the optimiser's network trains
+        if decoder is not None:
+            decoder.trainable = False
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    def build(self, input_shape=None) -> None:
+        self.built = True  # the networks were built with their Inputs
+
+    def compile(self, optimizer: keras.optimizers.Optimizer, **kwargs) -> None:
+        super().compile(optimizer=optimizer, **kwargs)
+        # built now, so BackupAndRestore can load its state into existing variables
+        optimizer.build(self.velocity.trainable_variables)
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return [self.loss_tracker]
+
+    def _inputs(self, x, t, labels):
+        return [x, t] if labels is None else [x, t, labels]
+
+    def call(self, inputs, training: bool = False) -> tf.Tensor:
+        return self.velocity(inputs, training=training)
+
+    def train_step(self, data) -> dict[str, tf.Tensor]:
+        labels = None
+        if self.num_classes:
+            if not isinstance(data, (tuple, list)):
+                raise ValueError(f"a conditional model (num_classes={self.num_classes}) trains "
+                                 "on (data, labels) batches, got data only")
+            x, labels = data[0], tf.cast(data[1], tf.int32)
+        else:
+            x = data[0] if isinstance(data, (tuple, list)) else data
+        batch = tf.shape(x)[0]
+        noise = keras.random.normal(tf.shape(x), seed=self.seed_generator)
+        t = keras.random.uniform((batch,), seed=self.seed_generator)
+        if labels is not None:  # hide some labels, so the model also learns p(x)
+            hidden = keras.random.uniform((batch,), seed=self.seed_generator) < self.label_dropout
+            labels = tf.where(hidden, self.num_classes, labels)
+        x_t, target = interpolate(x, noise, t), velocity_target(x, noise)
+        with tf.GradientTape() as tape:
+            predicted = self.velocity(self._inputs(x_t, t, labels), training=True)
+            per_example = tf.reduce_mean(tf.square(predicted - target),
+                                         axis=list(range(1, len(x.shape))))
+            loss = tf.nn.compute_average_loss(per_example)
+        variables = self.velocity.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        step = tf.cast(self.optimizer.iterations, tf.float32)
+        decay = tf.minimum(self.ema, (1.0 + step) / (10.0 + step))
+        for ema_var, var in zip(self.ema_velocity.weights, self.velocity.weights, strict=True):
+            ema_var.assign(decay * ema_var + (1.0 - decay) * tf.cast(var, ema_var.dtype))
+        self.loss_tracker.update_state(per_example)
+        return {"loss": self.loss_tracker.result()}
+
+    def guided_velocity(self, x: tf.Tensor, t, labels: tf.Tensor | None, guidance: float,
+                        guidance_below: float | None = None) -> tf.Tensor:
+        """The EMA network's velocity at ``(x, t)``, with classifier-free guidance.
+
+        :math:`v = v(x, t, \\varnothing) + w\\,(v(x, t, y) - v(x, t, \\varnothing))`:
+        ``guidance`` ``w = 0`` ignores the label, 1 is the plain conditional
+        model, above 1 pushes further from "any digit". Guidance acts only
+        while ``t <= guidance_below`` (default the model's: the last, least
+        noisy part of the path); elsewhere, and for ``w = 1``, the velocity is
+        the conditional one, one network call.
+        """
+        below = self.guidance_below if guidance_below is None else guidance_below
+        t = tf.cast(t, tf.float32)
+        times = tf.fill([tf.shape(x)[0]], t)
+        if labels is None:
+            return self.ema_velocity(self._inputs(x, times, None), training=False)
+
+        def conditional():
+            return self.ema_velocity([x, times, labels], training=False)
+
+        def guided():
+            null = tf.fill(tf.shape(labels), self.num_classes)
+            both = self.ema_velocity([tf.concat([x, x], 0), tf.concat([times, times], 0),
+                                      tf.concat([labels, null], 0)], training=False)
+            cond, uncond = tf.split(both, 2)
+            return uncond + tf.cast(guidance, x.dtype) * (cond - uncond)
+
+        return tf.cond((tf.cast(guidance, tf.float32) != 1.0) & (t <= below), guided,
+                       conditional)
+
+    def solve(self, noise: tf.Tensor, labels: tf.Tensor | None = None, *,
+              steps: int | None = None, guidance: float | None = None,
+              sampler: str | None = None, guidance_below: float | None = None) -> tf.Tensor:
+        """Follow the velocity from ``noise`` (t = 1) to data (t = 0) in equal time steps.
+
+        Returns the model's data space (pixels in [-1, 1], not clipped, or
+        standardised latents), same shape as ``noise``. Deterministic: the same
+        noise gives the same result, bit for bit, on one machine.
+        """
+        steps = _check_int("steps", self.steps if steps is None else steps, 1)
+        guidance = _check_guidance(self.guidance if guidance is None else guidance)
+        sampler = sampler or self.sampler
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+        below = self.guidance_below if guidance_below is None else float(guidance_below)
+        if not 0.0 <= below <= 1.0:
+            raise ValueError(f"guidance_below must be in [0, 1], got {guidance_below!r}")
+        if labels is not None:
+            labels = tf.convert_to_tensor(labels, tf.int32)
+        return self._solve(tf.convert_to_tensor(noise, tf.float32), labels, tf.constant(steps),
+                           tf.constant(guidance, tf.float32), sampler,
+                           tf.constant(below, tf.float32))
+
+    @tf.function(reduce_retracing=True)
+    def _solve(self, x, labels, steps, guidance, sampler, guidance_below):
+        def velocity(x_t, t):
+            return self.guided_velocity(x_t, t, labels, guidance, guidance_below)
+
+        step = 1.0 / tf.cast(steps, tf.float32)
+        for i in tf.range(steps):
+            t = 1.0 - tf.cast(i, tf.float32) * step
+            s = tf.maximum(t - step, 0.0)
+            x = euler_step(velocity, x, t, s) if sampler == "euler" \
+                else heun_step(velocity, x, t, s)
+        return x
+
+    def decode(self, x: tf.Tensor) -> tf.Tensor:
+        """Data-space samples as images: pixels in [-1, 1], or a latent model's means in [0, 1]."""
+        if self.decoder is None:
+            return tf.clip_by_value(x, -1.0, 1.0)
+        z = x * tf.constant(self.latent_std) + tf.constant(self.latent_mean)
+        return tf.sigmoid(self.decoder(z, training=False))
+
+    def generate(self, noise: tf.Tensor, labels=None, *, steps: int | None = None,
+                 guidance: float | None = None, sampler: str | None = None,
+                 guidance_below: float | None = None, batch_size: int = 500) -> np.ndarray:
+        """Images from ``noise`` ``(n, *noise_shape)``, in batches: float32 in :attr:`output_range`.
+
+        ``labels``: int ``(n,)``, the class of each image (conditional models);
+        default ``0, 1, …, 9, 0, …``. The sampler's settings default to the
+        model's (see :meth:`solve`).
+        """
+        from tfimagegen.gan import cycle_labels
+
+        n = int(noise.shape[0])
+        if self.num_classes and labels is None:
+            labels = cycle_labels(n, self.num_classes)
+        if labels is not None:
+            labels = np.asarray(labels)
+            if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
+                raise ValueError(f"labels must be {n} integers, got {labels.dtype} {labels.shape}")
+            if n and (labels.min() < 0 or labels.max() >= self.num_classes):
+                raise ValueError(f"labels must be in [0, {self.num_classes}), got "
+                                 f"{labels.min()} to {labels.max()}")
+        parts = []
+        for start in range(0, n, batch_size):
+            chunk = None if labels is None else labels[start:start + batch_size]
+            x = self.solve(noise[start:start + batch_size], chunk, steps=steps,
+                           guidance=guidance, sampler=sampler, guidance_below=guidance_below)
+            parts.append(self.decode(x).numpy())
+        return np.concatenate(parts) if parts else np.zeros((0, 28, 28, 1), np.float32)
+
+    def sample(self, z: tf.Tensor, labels=None) -> tf.Tensor:
+        """:meth:`generate` with the defaults: the sample grids of a run call this."""
+        return tf.constant(self.generate(z, labels))
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "velocity": keras.saving.serialize_keras_object(self.velocity),
+            "decoder": None if self.decoder is None
+            else keras.saving.serialize_keras_object(self.decoder),
+            "num_classes": self.num_classes, "label_dropout": self.label_dropout,
+            "ema": self.ema, "steps": self.steps, "guidance": self.guidance,
+            "sampler": self.sampler, "guidance_below": self.guidance_below,
+            "latent_mean": self.latent_mean,
+            "latent_std": self.latent_std, "seed": self.seed,
+        }
+
+    def get_compile_config(self) -> dict:
+        return {"optimizer": keras.saving.serialize_keras_object(self.optimizer)}
+
+    def compile_from_config(self, config: dict) -> None:
+        self.compile(keras.saving.deserialize_keras_object(config["optimizer"]))
+
+    @classmethod
+    def from_config(cls, config: dict) -> FlowMatching:
+        config = dict(config)
+        for key in ("velocity", "decoder"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def encode_latents(vae_model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Posterior means of uint8 ``(N, 28, 28, 1)`` digits under a VAE: float32 ``(N, latent_dim)``.
+
+    The digits are binarised at 0.5 first, as the VAE saw them in training.
+    """
+    from tfimagegen import data
+
+    x = data.binarize(images).astype(np.float32) / 255.0
+    return np.concatenate([vae_model.encoder.predict(x[i:i + batch_size], verbose=0)[0]
+                           for i in range(0, len(x), batch_size)]).astype(np.float32)
+
+
+def sharpen_decoder(decoder: keras.Model, latents: np.ndarray, images: np.ndarray, *,
+                    epochs: int, seed: int, batch_size: int = 64) -> keras.Model:
+    """A copy of a VAE decoder fine-tuned to draw the grey digits behind their codes.
+
+    The VAE learned to draw *binarised* digits from *sampled* codes, so its
+    means are blurred. Here a copy learns ``latents`` (posterior means, float
+    ``(N, latent_dim)``) → ``images`` (uint8 ``(N, 28, 28, 1)``, as [0, 1]
+    targets of a cross-entropy) for ``epochs`` passes. The encoder and the
+    latent space stay as they are; only the drawing sharpens, as Stable
+    Diffusion's decoder was fine-tuned after its autoencoder was trained.
+    """
+    sharp = keras.models.clone_model(decoder)
+    sharp.set_weights(decoder.get_weights())
+    if epochs:
+        keras.utils.set_random_seed(seed)
+        sharp.compile(keras.optimizers.Adam(1e-3),
+                      loss=keras.losses.BinaryCrossentropy(from_logits=True))
+        sharp.fit(latents, images.astype(np.float32) / 255.0, batch_size=batch_size,
+                  epochs=epochs, verbose=0)
+    plain = keras.models.clone_model(decoder)  # a copy of a compiled model keeps its optimiser
+    plain.set_weights(sharp.get_weights())
+    return plain
+
+
+def latent_dataset(codes: np.ndarray, labels: np.ndarray | None, batch_size: int, *,
+                   seed: int) -> tf.data.Dataset:
+    """A shuffled, repeating dataset of float32 ``(batch, latent_dim)`` codes (and int32 labels)."""
+    elements = codes if labels is None else (codes, np.asarray(labels, np.int32))
+    ds = tf.data.Dataset.from_tensor_slices(elements).shuffle(len(codes), seed=seed,
+                                                              reshuffle_each_iteration=True)
+    return ds.repeat().batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def build_flow(recipe: Recipe | None = None, seed: int | None = None, *,
+               velocity: keras.Model | None = None, decoder: keras.Model | None = None,
+               latents: np.ndarray | None = None,
+               strategy: tf.distribute.Strategy | None = None) -> FlowMatching:
+    """A compiled :class:`FlowMatching` for ``recipe`` (default ``Recipe()``).
+
+    Pixel space by default (:func:`make_unet`). Given a VAE's ``decoder`` and
+    ``latents`` (its codes of the training digits, from :func:`encode_latents`),
+    a latent model (:func:`make_latent_mlp`) that standardises the codes by
+    their per-dimension mean and std and draws through ``decoder``.
+    ``velocity`` swaps in a network of your own.
+    """
+    recipe = recipe or Recipe()
+    strategy = strategy or tf.distribute.get_strategy()
+    extra = {}
+    if decoder is not None:
+        if latents is None:
+            raise ValueError("a latent model needs latents: encode_latents(vae_model, images)")
+        extra = {"decoder": decoder, "latent_mean": latents.mean(0).tolist(),
+                 "latent_std": (latents.std(0) + 1e-6).tolist()}
+    with strategy.scope():
+        if velocity is None:
+            velocity = (make_unet(recipe.num_classes, recipe.width) if decoder is None
+                        else make_latent_mlp(latents.shape[1], recipe.num_classes, recipe.width))
+        model = FlowMatching(velocity, num_classes=recipe.num_classes,
+                             label_dropout=recipe.label_dropout, ema=recipe.ema,
+                             steps=recipe.steps, guidance=recipe.guidance,
+                             guidance_below=recipe.guidance_below, sampler=recipe.sampler,
+                             seed=seed, name="flow", **extra)
+        model.build()
+        model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate))
+    return model
+
+
+def standardize(model: FlowMatching, latents: np.ndarray) -> np.ndarray:
+    """Latent codes in a latent model's data space: minus its mean, over its std."""
+    return ((latents - np.float32(model.latent_mean)) / np.float32(model.latent_std)
+            ).astype(np.float32)
+
+
+def count_flops(network: keras.Model) -> int:
+    """Floating-point operations of one forward pass for one example (multiply-adds count 2).
+
+    Counted by TensorFlow's profiler on the traced graph.
+    """
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    specs = [tf.TensorSpec((1, *i.shape[1:]), i.dtype) for i in network.inputs]
+    concrete = tf.function(lambda *xs: network(list(xs), training=False)).get_concrete_function(
+        *specs)
+    graph = convert_variables_to_constants_v2(concrete).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # the profiler prints TF1 deprecation notices
+    try:
+        return int(tf.compat.v1.profiler.profile(graph, options=options).total_float_ops)
+    finally:
+        logger.setLevel(level)
+
+
+# The model-family functions (tfimagegen.families): how runs trains and samples flow matching.
+
+def train_setup(recipe: Recipe, run: dict, images: np.ndarray, labels: np.ndarray | None,
+                build=None) -> tuple[FlowMatching, tf.data.Dataset, None]:
+    """A compiled model and its training data: pixels in [-1, 1], or, for a
+    latent recipe, the VAE run's standardised codes of the digits (the VAE's
+    decoder sharpened by :func:`sharpen_decoder` first)."""
+    from tfimagegen import data, runs
+
+    seed = run["seed"]
+    labels = labels if recipe.num_classes else None
+    if not recipe.latent:
+        dataset = data.as_dataset(images, recipe.batch_size, seed=seed, scale="tanh",
+                                  labels=labels, repeat=True)
+        return (build or build_flow)(recipe, seed), dataset, None
+    vae_model, _ = runs.load_run_model(recipe.latent)
+    latents = encode_latents(vae_model, images)
+    decoder = sharpen_decoder(vae_model.decoder, latents, images, epochs=recipe.decoder_epochs,
+                              seed=seed)
+    keras.utils.set_random_seed(seed)
+    model = (build or build_flow)(recipe, seed, decoder=decoder, latents=latents)
+    return model, latent_dataset(standardize(model, latents), labels, recipe.batch_size,
+                                 seed=seed), None
+
+
+def saved_model(model: FlowMatching) -> FlowMatching:
+    """What a finished run saves: the whole model (its EMA network samples)."""
+    return model
+
+
+def noise_shape(model: FlowMatching) -> tuple[int, ...]:
+    """One example's noise: ``(28, 28, 1)`` in pixels, ``(latent_dim,)`` in latents."""
+    return model.noise_shape
+
+
+def generate(model: FlowMatching, noise: tf.Tensor, labels: np.ndarray | None = None, *,
+             steps: int | None = None, guidance: float | None = None) -> np.ndarray:
+    """uint8 ``(n, 28, 28, 1)`` digits from ``noise``; ``steps`` and ``guidance``
+    default to the model's (its recipe's)."""
+    from tfimagegen import images
+
+    return images.to_uint8(model.generate(noise, labels, steps=steps, guidance=guidance),
+                           value_range=model.output_range)
