@@ -1,7 +1,7 @@
 """Diffusion quality per CPU-minute: flow matching in pixels and latents, against keras-io DDIM.
 
-Run: ``.venv/bin/python benchmarks/diffusion.py [--budget SECONDS] [--vae-run DIR]``
-(or ``make bench``).
+Run: ``.venv/bin/python benchmarks/diffusion.py [--budget SECONDS] [--vae-run DIR]
+[--only latent pixel ddim gan]`` (or ``make bench``).
 
 Five generators train on the same digits (the 3,000 embedded MNIST training
 digits, so the run is offline and repeatable) and are scored the same way, on
@@ -19,7 +19,9 @@ by), then, once, against the 1,000 test digits (what the README reports).
   signal rates 0.95 to 0.02, noise prediction with mean-absolute error, AdamW
   1e-3 with weight decay 1e-4, batch 64, EMA 0.999, pixels standardised by a
   ``Normalization`` layer, and 20 DDIM steps to sample. It is unconditional, as
-  keras-io's is;
+  keras-io's is. Its EMA has no warm-up, so after a few thousand steps it still
+  holds a share 0.999^steps of the random initial weights; a second row samples
+  its raw network, to show what the network itself learned;
 * **conditional GAN**: ``gan.Recipe()`` for the same budget, the reference;
 * **flow, latents**: ``diffusion.Recipe().for_latents(VAE_RUN)`` on a finished
   VAE run (default lesson 03's ``notebooks/outputs/03_vae``; trained with the
@@ -115,8 +117,7 @@ class DDIM(keras.Model):
         angles = start + times * (end - start)
         return tf.sin(angles), tf.cos(angles)  # noise rates, signal rates
 
-    def denoise(self, noisy, noise_rates, signal_rates, training):
-        network = self.network if training else self.ema_network
+    def denoise(self, noisy, noise_rates, signal_rates, network, training):
         noise = network([noisy, noise_rates**2], training=training)
         return noise, (noisy - noise_rates * noise) / signal_rates
 
@@ -128,7 +129,8 @@ class DDIM(keras.Model):
         noise_rates, signal_rates = self.schedule(times)
         noisy = signal_rates * images + noise_rates * noises
         with tf.GradientTape() as tape:
-            predicted, _ = self.denoise(noisy, noise_rates, signal_rates, training=True)
+            predicted, _ = self.denoise(noisy, noise_rates, signal_rates, self.network,
+                                        training=True)
             loss = tf.reduce_mean(tf.abs(noises - predicted))
         variables = self.network.trainable_weights
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
@@ -138,19 +140,21 @@ class DDIM(keras.Model):
         return {"loss": self.loss_tracker.result()}
 
     @tf.function
-    def reverse_diffusion(self, noise, steps: int):
+    def reverse_diffusion(self, noise, steps: int, ema: bool = True):
+        network = self.ema_network if ema else self.network
         size = 1.0 / steps
         next_noisy, images = noise, noise
         for step in range(steps):
             times = tf.ones((tf.shape(noise)[0], 1, 1, 1)) - step * size
             noise_rates, signal_rates = self.schedule(times)
-            noises, images = self.denoise(next_noisy, noise_rates, signal_rates, training=False)
+            noises, images = self.denoise(next_noisy, noise_rates, signal_rates, network,
+                                          training=False)
             next_noise_rates, next_signal_rates = self.schedule(times - size)
             next_noisy = next_signal_rates * images + next_noise_rates * noises
         return images
 
-    def generate(self, noise, steps: int = 20) -> np.ndarray:
-        x = self.reverse_diffusion(noise, steps)
+    def generate(self, noise, steps: int = 20, ema: bool = True) -> np.ndarray:
+        x = self.reverse_diffusion(noise, steps, ema)
         x = self.normalizer.mean + x * tf.sqrt(self.normalizer.variance)
         return tf.clip_by_value(x, 0.0, 1.0).numpy()
 
@@ -190,6 +194,58 @@ def flow_row(recipe, seconds: float, seed: int, setup_seconds: float = 0.0):
                                         model.output_range))
 
 
+def latent_rows(args) -> dict:
+    vae_run = Path(args.vae_run)
+    if not (vae_run / "vae.keras").is_file():
+        runs.train("vae", vae_run, seed=args.seed, data="mnist", verbose=0)
+    latent = diffusion.Recipe().for_latents(str(vae_run.resolve()))
+    model, rows = flow_row(latent, args.latent_budget, args.seed)
+    out = {"flow, latents": rows}
+    noise = tf.random.stateless_normal((N, *model.noise_shape), seed=[args.seed, 9])
+    for name, w, below in (("  same, w=1 (no guidance)", 1.0, 1.0),
+                           ("  same, w=2 on all the path", 2.0, 1.0)):
+        out[name] = score({**rows[0]}, lambda w=w, b=below: (
+            model.generate(noise, gan.cycle_labels(N), guidance=w, guidance_below=b),
+            gan.cycle_labels(N), model.output_range))
+    out["flow, latents, uncond."] = flow_row(dataclasses.replace(latent, num_classes=0),
+                                             args.latent_budget, args.seed)[1]
+    return out
+
+
+def pixel_rows(args) -> dict:
+    return {"flow, pixels": flow_row(diffusion.Recipe(), args.budget, args.seed)[1]}
+
+
+def ddim_rows(args) -> dict:
+    keras.utils.set_random_seed(args.seed)
+    ddim = DDIM(args.seed)
+    ddim.normalizer.adapt(TRAIN.astype(np.float32) / 255.0)
+    ddim.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
+    dataset = data.as_dataset(TRAIN, 64, seed=args.seed, scale="unit", repeat=True)
+    speed = fit_for(ddim, dataset, args.budget, -(-len(TRAIN) // 64), 64)
+    noise = tf.random.stateless_normal((N, 28, 28, 1), seed=[args.seed, 9])
+    # its EMA (0.999, no warm-up) still holds 0.999**steps of the initial weights: the raw
+    # network shows what was learned
+    return {"keras-io DDIM": score(speed, lambda: (ddim.generate(noise), None, (0.0, 1.0))),
+            "  same, raw network": score(speed, lambda: (ddim.generate(noise, ema=False), None,
+                                                         (0.0, 1.0)))}
+
+
+def gan_rows(args) -> dict:
+    keras.utils.set_random_seed(args.seed)
+    recipe = gan.Recipe()
+    model = gan.build_gan(recipe, args.seed)
+    dataset = data.as_dataset(TRAIN, recipe.batch_size, seed=args.seed, labels=TRAIN_LABELS,
+                              repeat=True)
+    speed = fit_for(model, dataset, args.budget, recipe.steps_per_epoch, recipe.batch_size)
+    z = tf.random.stateless_normal((N, recipe.latent_dim), seed=[args.seed, 9])
+    return {"conditional GAN": score(speed, lambda: (
+        model.sample(z, gan.cycle_labels(N)).numpy(), gan.cycle_labels(N), (-1.0, 1.0)))}
+
+
+ROWS = {"latent": latent_rows, "pixel": pixel_rows, "ddim": ddim_rows, "gan": gan_rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--budget", type=float, default=600.0,
@@ -199,54 +255,20 @@ def main() -> None:
     parser.add_argument("--vae-run", default="notebooks/outputs/03_vae",
                         help="a finished VAE run folder (trained with the VAE recipe if missing)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="+", choices=list(ROWS), default=list(ROWS),
+                        help="run only these generators (default: all)")
     args = parser.parse_args()
-    seed = args.seed
 
     none = {"epochs": "", "seconds": 0.0, "images/s": 0.0, "sample s": 0.0}
     validation = {"real vs real (floor)": {**none, **metrics.evaluate(TRAIN, VALIDATION)}}
     test = {"real vs real (floor)": {**none, **metrics.evaluate(TRAIN, TEST)}}
-
-    vae_run = Path(args.vae_run)
-    if not (vae_run / "vae.keras").is_file():
-        runs.train("vae", vae_run, seed=seed, data="mnist", verbose=0)
-    latent = diffusion.Recipe().for_latents(str(vae_run.resolve()))
-    model, (validation["flow, latents"], test["flow, latents"]) = flow_row(
-        latent, args.latent_budget, seed)
-    noise = tf.random.stateless_normal((N, *model.noise_shape), seed=[seed, 9])
-    for name, w, below in (("  same, w=1 (no guidance)", 1.0, 1.0),
-                           ("  same, w=2 on all the path", 2.0, 1.0)):
-        validation[name], test[name] = score({**validation["flow, latents"]}, lambda w=w, b=below: (
-            model.generate(noise, gan.cycle_labels(N), guidance=w, guidance_below=b),
-            gan.cycle_labels(N), model.output_range))
-    _, (validation["flow, latents, uncond."], test["flow, latents, uncond."]) = flow_row(
-        dataclasses.replace(latent, num_classes=0), args.latent_budget, seed)
-
-    _, (validation["flow, pixels"], test["flow, pixels"]) = flow_row(
-        diffusion.Recipe(), args.budget, seed)
-
-    keras.utils.set_random_seed(seed)
-    ddim = DDIM(seed)
-    ddim.normalizer.adapt(TRAIN.astype(np.float32) / 255.0)
-    ddim.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
-    dataset = data.as_dataset(TRAIN, 64, seed=seed, scale="unit", repeat=True)
-    speed = fit_for(ddim, dataset, args.budget, -(-len(TRAIN) // 64), 64)
-    noise = tf.random.stateless_normal((N, 28, 28, 1), seed=[seed, 9])
-    validation["keras-io DDIM"], test["keras-io DDIM"] = score(
-        speed, lambda: (ddim.generate(noise), None, (0.0, 1.0)))
-
-    keras.utils.set_random_seed(seed)
-    recipe = gan.Recipe()
-    model = gan.build_gan(recipe, seed)
-    dataset = data.as_dataset(TRAIN, recipe.batch_size, seed=seed, labels=TRAIN_LABELS,
-                              repeat=True)
-    speed = fit_for(model, dataset, args.budget, recipe.steps_per_epoch, recipe.batch_size)
-    z = tf.random.stateless_normal((N, recipe.latent_dim), seed=[seed, 9])
-    validation["conditional GAN"], test["conditional GAN"] = score(
-        speed, lambda: (model.sample(z, gan.cycle_labels(N)).numpy(), gan.cycle_labels(N),
-                        (-1.0, 1.0)))
+    for key in args.only:
+        for name, (on_validation, on_test) in ROWS[key](args).items():
+            validation[name], test[name] = on_validation, on_test
 
     print(f"budget {args.budget:.0f} s per pixel model and GAN, {args.latent_budget:.0f} s per "
-          f"latent model (VAE: {vae_run}); 3,000 embedded MNIST training digits; {N} samples")
+          f"latent model (VAE: {args.vae_run}); 3,000 embedded MNIST training digits; "
+          f"{N} samples")
     print_table("against the 1,000 validation digits (what settings are chosen by):", validation)
     print_table("against the 1,000 test digits (reported once):", test)
 
@@ -255,18 +277,20 @@ def print_table(title: str, rows: dict) -> None:
     print(title)
     header = ["", "epochs", "train s", "img/s", "sample s", "FD", "KID", "class", "prec",
               "recall", "label acc"]
-    print(f"{header[0]:28}" + "".join(f"{h:>9}" for h in header[1:]))
+    print(f"{header[0]:28}" + "".join(f"{h:>9}" for h in header[1:-1]) + f"{header[-1]:>10}")
     for name, r in rows.items():
-        accuracy = f"{r['label_accuracy']:9.3f}" if "label_accuracy" in r else ""
+        accuracy = f"{r['label_accuracy']:10.3f}" if "label_accuracy" in r else ""
         print(f"{name:28}{r['epochs']!s:>9}{r['seconds']:9.0f}{r['images/s']:9.0f}"
               f"{r['sample s']:9.1f}{r['fd']:9.2f}{r['kid']:9.3f}{r['class_score']:9.2f}"
               f"{r['precision']:9.2f}{r['recall']:9.2f}{accuracy}")
     floor = rows["real vs real (floor)"]["fd"]
-    for name in ("flow, latents", "flow, latents, uncond.", "flow, pixels", "keras-io DDIM",
-                 "conditional GAN"):
-        print(f"{name}: FD {rows[name]['fd'] / floor:.1f}x the floor")
-    print(f"keras-io DDIM / flow, pixels: FD ratio "
-          f"{rows['keras-io DDIM']['fd'] / rows['flow, pixels']['fd']:.1f}x")
+    for name in rows:
+        if name != "real vs real (floor)":
+            print(f"{name.strip()}: FD {rows[name]['fd'] / floor:.1f}x the floor")
+    for ddim in ("keras-io DDIM", "  same, raw network"):
+        if ddim in rows and "flow, pixels" in rows:
+            print(f"{ddim.strip()} / flow, pixels: FD ratio "
+                  f"{rows[ddim]['fd'] / rows['flow, pixels']['fd']:.1f}x")
 
 
 if __name__ == "__main__":

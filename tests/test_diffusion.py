@@ -36,6 +36,9 @@ def test_heun_is_exact_where_euler_is_not():
     euler = diffusion.euler_step(velocity, x, 1.0, 0.5)
     np.testing.assert_allclose(heun, exact + np.zeros((1, 2)), rtol=1e-6)
     assert not np.allclose(euler, exact)
+    # a step that ends at t = 0 stays an Euler step: the velocity there is not learned
+    np.testing.assert_array_equal(diffusion.heun_step(velocity, x, 0.5, 0.0),
+                                  diffusion.euler_step(velocity, x, 0.5, 0.0))
 
 
 def test_the_ddim_step_on_the_straight_schedule_is_the_euler_step():

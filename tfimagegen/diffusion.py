@@ -78,6 +78,15 @@ class TimeEmbedding(layers.Layer):
         return {**super().get_config(), "dim": self.dim}
 
 
+def _inputs(data: keras.KerasTensor, num_classes: int):
+    """The network's inputs: ``[data, t]``, and ``label`` if there are classes; and t, label."""
+    t = keras.Input((), name="t")
+    if not num_classes:
+        return [data, t], t, None
+    label = keras.Input((), dtype="int32", name="label")
+    return [data, t, label], t, label
+
+
 def _condition(t, label, num_classes: int, dim: int):
     """The conditioning vector of every block: time features plus a label embedding."""
     h = layers.Dense(dim, activation="silu")(TimeEmbedding(32, name="time_features")(t))
@@ -115,12 +124,7 @@ def make_unet(num_classes: int = Recipe.num_classes, width: int = Recipe.width,
     the time (and label) as a per-channel scale and shift.
     """
     x = keras.Input((28, 28, 1), name="x_t")
-    t = keras.Input((), name="t")
-    inputs = [x, t]
-    label = None
-    if num_classes:
-        label = keras.Input((), dtype="int32", name="label")
-        inputs.append(label)
+    inputs, t, label = _inputs(x, num_classes)
     cond = _condition(t, label, num_classes, cond_dim)
     h = layers.Conv2D(width, 2, strides=2, name="patchify")(x)            # 14×14
     h = _res_block(h, cond, width)
@@ -147,12 +151,7 @@ def make_latent_mlp(latent_dim: int = 16, num_classes: int = Recipe.num_classes,
     units, each told the time and label.
     """
     z = keras.Input((latent_dim,), name="z_t")
-    t = keras.Input((), name="t")
-    inputs = [z, t]
-    label = None
-    if num_classes:
-        label = keras.Input((), dtype="int32", name="label")
-        inputs.append(label)
+    inputs, t, label = _inputs(z, num_classes)
     cond = _condition(t, label, num_classes, width)
     h = layers.Dense(width)(z)
     for _ in range(depth):
@@ -186,11 +185,14 @@ def euler_step(velocity, x_t: tf.Tensor, t: float, s: float) -> tf.Tensor:
 def heun_step(velocity, x_t: tf.Tensor, t: float, s: float) -> tf.Tensor:
     """One Heun step: an Euler step, then the average of the slopes at both ends.
 
-    Second order, for two network calls per step (Karras et al. 2022, arXiv:2206.00364).
+    Second order, for two network calls per step (Karras et al. 2022,
+    arXiv:2206.00364). A step that ends at ``s = 0`` stays an Euler step, as
+    in Karras et al.: at t = 0 the network sees a clean image and cannot tell
+    which noise it came from, so its velocity there is no slope to average.
     """
     v_t = velocity(x_t, t)
     x_s = x_t - (t - s) * v_t
-    return x_t - (t - s) * 0.5 * (v_t + velocity(x_s, s))
+    return tf.cond(s > 0, lambda: x_t - (t - s) * 0.5 * (v_t + velocity(x_s, s)), lambda: x_s)
 
 
 def ddim_step(x_t: tf.Tensor, predicted_noise: tf.Tensor, alpha_t, sigma_t, alpha_s, sigma_s

@@ -374,7 +374,6 @@ def generate(generator: keras.Model, z: tf.Tensor, labels: np.ndarray | None = N
     """uint8 ``(n, 28, 28, 1)`` digits of a saved generator from ``z`` (and labels)."""
     from tfimagegen import images
 
-    num_classes = 0 if labels is None else len(generator.inputs) and int(
-        generator.get_layer("label_embedding").input_dim)
+    num_classes = 0 if labels is None else int(generator.get_layer("label_embedding").input_dim)
     x = generator.predict(generator_inputs(z, num_classes, labels), batch_size=1000, verbose=0)
     return images.to_uint8(x, value_range=GAN.output_range)

@@ -147,7 +147,7 @@ def _check_training_data(source: str, images: np.ndarray, labels: np.ndarray | N
 
 def _no_labels(source: str) -> RunError:
     return RunError(f"--data {source} has no labels (an npz file needs the key 'y' or "
-                    "'labels'); the GAN "
+                    "'labels'); a conditional model "
                     "is told which digit to draw, so it needs them: add them, or pass "
                     "--unconditional")
 
