@@ -22,7 +22,6 @@ from tfimagegen.data import first_line
 from tfimagegen.families import FAMILIES, Family
 from tfimagegen.files import atomic_path, write_json
 
-MODELS = tuple(FAMILIES)
 NAMED_DATA = ("mnist", "fashion_mnist")  # --data names; anything else is a .npz file
 QUICK_IMAGES = 512  # --quick trains on this many images, for tests and smoke runs
 MAX_SAMPLES = 100_000  # sample --num: 78 MB of uint8 digits
