@@ -1,5 +1,6 @@
 """tfimagegen.diffusion and the diffusion family of the CLI: flow matching, samplers, runs."""
 
+import dataclasses
 import json
 import shutil
 
@@ -108,6 +109,11 @@ def test_sampling_is_seeded_bitwise_and_checks_its_arguments():
                             ({"labels": np.full(12, 10)}, "labels must be in \\[0, 10\\)")]:
         with pytest.raises(ValueError, match=message):
             model.generate(noise, **kwargs)
+    with pytest.raises(ValueError, match="noise must be \\(n, 28, 28, 1\\).*got \\(12, 16\\)"):
+        model.generate(tf.zeros((12, 16)))
+    unconditional = diffusion.build_flow(dataclasses.replace(SMALL, num_classes=0), seed=0)
+    with pytest.raises(ValueError, match="unconditional \\(num_classes=0\\); it takes no labels"):
+        unconditional.generate(noise, np.zeros(12, int))
 
 
 def test_a_latent_model_round_trips_with_its_decoder_in_safe_mode(tmp_path):

@@ -417,6 +417,11 @@ class FlowMatching(keras.Model):
         """
         from tfimagegen.gan import cycle_labels
 
+        if tuple(noise.shape[1:]) != self.noise_shape:
+            raise ValueError(f"noise must be (n, {', '.join(map(str, self.noise_shape))}), one "
+                             f"{self.noise_shape} example per digit, got {tuple(noise.shape)}")
+        if labels is not None and not self.num_classes:
+            raise ValueError("this model is unconditional (num_classes=0); it takes no labels")
         n = int(noise.shape[0])
         if self.num_classes and labels is None:
             labels = cycle_labels(n, self.num_classes)
