@@ -111,6 +111,8 @@ def test_sampling_is_seeded_bitwise_and_checks_its_arguments():
             model.generate(noise, **kwargs)
     with pytest.raises(ValueError, match="noise must be \\(n, 28, 28, 1\\).*got \\(12, 16\\)"):
         model.generate(tf.zeros((12, 16)))
+    with pytest.raises(ValueError, match="sampler must be one of euler, heun, got 'rk4'"):
+        diffusion.build_flow(dataclasses.replace(SMALL, sampler="rk4"), seed=0)
     unconditional = diffusion.build_flow(dataclasses.replace(SMALL, num_classes=0), seed=0)
     with pytest.raises(ValueError, match="unconditional \\(num_classes=0\\); it takes no labels"):
         unconditional.generate(noise, np.zeros(12, int))

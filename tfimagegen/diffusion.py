@@ -267,6 +267,8 @@ class FlowMatching(keras.Model):
                              f"{'[x_t, t, label]' if self.num_classes else '[x_t, t]'}")
         self.velocity, self.decoder = velocity, decoder
         self.label_dropout, self.ema, self.seed = float(label_dropout), float(ema), seed
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
         self.steps, self.sampler = _check_int("steps", steps, 1), sampler
         self.guidance = _check_guidance(guidance)
         if not 0.0 <= guidance_below <= 1.0:
