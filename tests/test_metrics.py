@@ -150,8 +150,50 @@ def test_cli_evaluate_prints_one_json_line(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "samples.npz"),
                  "--reference", str(tmp_path / "real.npz")]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"fd", "kid", "class_score", "precision", "recall", "label_accuracy"}
+    assert set(result) == {"fd", "kid", "class_score", "precision", "recall", "copies",
+                           "label_accuracy"}
     assert result["fd"] == pytest.approx(0, abs=1e-3)
+    assert result["copies"] == 0  # test digits, compared with the training split
+
+
+def test_cli_evaluate_takes_the_training_digits_and_copy_distance(tmp_path, capsys):
+    from tfimagegen.__main__ import main
+
+    x, _ = data.embedded_split("test")
+    np.savez(tmp_path / "samples.npz", images=x)
+    np.savez(tmp_path / "train.npz", x=x[:200])
+    assert main(["evaluate", str(tmp_path / "samples.npz"), "--training",
+                 str(tmp_path / "train.npz")]) == 0
+    assert json.loads(capsys.readouterr().out)["copies"] == pytest.approx(0.2)
+    assert main(["evaluate", str(tmp_path / "samples.npz"), "--copy-distance", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--copy-distance must be in [0, 1]" in err[0]
+
+
+def test_a_generator_that_replays_its_training_digits_is_flagged_as_copies():
+    """Replayed (even lightly blurred) training digits score well on FD and are all copies."""
+    train, _ = data.load_mnist("train")
+    test, _ = data.load_mnist("test")
+    validation, _ = data.load_mnist("validation")
+    rng = np.random.default_rng(0)
+    replay = train[rng.choice(len(train), 1000, replace=False)]
+    faint = np.clip(replay + rng.normal(0, 5, replay.shape), 0, 255).astype(np.uint8)
+    honest = metrics.evaluate(validation, test)
+    for copier in (replay, faint):
+        scores = metrics.evaluate(copier, test)
+        assert scores["copies"] == 1.0
+        assert scores["fd"] < 2 * honest["fd"]  # FD alone would call it a fine generator
+    assert honest["copies"] == 0.0
+
+
+def test_nearest_training_finds_the_digit_itself():
+    train, _ = data.load_mnist("train")
+    index, dist = metrics.nearest_training(train[[5, 17, 2999]], train)
+    assert np.array_equal(index, [5, 17, 2999]) and np.allclose(dist, 0)
+    shifted = np.roll(train[:50], 1, axis=2)  # pixels do not see shifts: a documented blind spot
+    assert np.median(metrics.nearest_training(shifted, train)[1]) > 3 * metrics.COPY_DISTANCE
+    with pytest.raises(ValueError, match=r"distance must be a number in \[0, 1\]"):
+        metrics.copy_share(train[:5], train, distance=-1)
 
 
 @pytest.mark.parametrize("content, message", [

@@ -70,6 +70,26 @@ def test_noise_images_have_the_requested_shape(shape):
         assert tuple(image.shape) == shape and image.dtype == tf.float32
 
 
+def test_a_tileable_fractal_continues_across_opposite_edges():
+    """Laid side by side, a tileable texture steps no more at the seam than inside."""
+    def steps(x):
+        inside = np.abs(np.diff(x, axis=1)).mean(), np.abs(np.diff(x, axis=0)).mean()
+        seam = np.abs(x[:, 0] - x[:, -1]).mean(), np.abs(x[0] - x[-1]).mean()
+        return inside, seam
+
+    for seed in range(3):
+        tile = noise.fractal((96, 128), octaves=5, seed=seed, tileable=True).numpy()
+        assert tile.min() == 0 and tile.max() == 1
+        inside, seam = steps(tile)
+        assert seam[0] < 2 * inside[0] and seam[1] < 2 * inside[1]
+        inside, seam = steps(noise.fractal((96, 128), octaves=5, seed=seed).numpy())
+        assert seam[0] > 5 * inside[0] or seam[1] > 5 * inside[1]  # an ordinary one has a seam
+    batch = noise.fractal((2, 32, 32, 3), seed=0, tileable=True)
+    assert batch.shape == (2, 32, 32, 3)
+    with pytest.raises(TypeError, match="tileable must be True or False, got str 'yes'"):
+        noise.fractal((8, 8), tileable="yes")
+
+
 def test_fractal_lies_in_unit_range_and_is_smooth():
     x = noise.fractal((128, 128), octaves=4, seed=0).numpy()
     assert x.min() == pytest.approx(0.0, abs=1e-6) and x.max() == pytest.approx(1.0, abs=1e-6)

@@ -11,6 +11,9 @@ Commands (each documented in the README):
 * ``sample DIR --num N --seed S [--label K] [--steps S] [--guidance W] --out FILE.npz``:
   digits from a trained run.
 * ``elbo DIR --data PATH.npz [--k K]``: a VAE's ELBO (and IWAE bound) as one JSON line.
+* ``synthetic-accuracy DIR [--per-class N] [--seed S] [--steps K]``: test accuracy of a
+  fresh classifier trained on real, generated, and real + generated digits, as one
+  JSON line.
 
 Bad arguments exit with status 2 and one line on stderr, no traceback, and
 leave no output file. Arguments are checked before TensorFlow is imported, so
@@ -33,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 NOISE_KINDS = ("gaussian", "uniform", "salt-and-pepper", "poisson")
 FLOAT32_MAX = 3.4028234663852886e38  # the noise is computed in float32
+MAX_STUDENT_STEPS = 100_000  # synthetic-accuracy --steps
 POISSON_MIN_AMOUNT = 1e-4  # peak = 1 / amount**2 must stay <= noise.MAX_PEAK (1e8)
 
 
@@ -128,12 +132,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     if args.num_samples < metrics.MIN_SAMPLES:
         raise UsageError(f"--num-samples must be >= {metrics.MIN_SAMPLES}, got {args.num_samples}")
     images, labels = _read_images_npz(args.samples, "samples")
+    if not 0 <= args.copy_distance <= 1:
+        raise UsageError(f"--copy-distance must be in [0, 1] (RMS pixel difference on the "
+                         f"[0, 1] scale), got {args.copy_distance:g}")
     reference = _read_images_npz(args.reference, "reference")[0] if args.reference else None
+    training = _read_images_npz(args.training, "training")[0] if args.training else None
 
     from tfimagegen import metrics
 
     try:
-        scores = metrics.evaluate(images, reference, labels, num_samples=args.num_samples)
+        scores = metrics.evaluate(images, reference, labels, num_samples=args.num_samples,
+                                  training=training, copy_distance=args.copy_distance)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     print(json.dumps({k: round(v, 6) for k, v in scores.items()}))
@@ -215,6 +224,29 @@ def _cmd_elbo(args: argparse.Namespace) -> None:
                       for key, v in result.items()}))
 
 
+def _cmd_synthetic_accuracy(args: argparse.Namespace) -> None:
+    from tfimagegen import runs
+
+    if args.per_class is not None and args.per_class < 1:
+        raise UsageError(f"--per-class must be >= 1, got {args.per_class}")
+    if not 1 <= args.steps <= MAX_STUDENT_STEPS:
+        raise UsageError(f"--steps must be in [1, {MAX_STUDENT_STEPS:,}], got {args.steps:,}")
+    try:
+        runs.check_conditional_run(Path(args.run_dir))
+    except runs.RunError as err:
+        raise UsageError(str(err)) from None
+
+    from tfimagegen import apply
+
+    try:
+        result = apply.synthetic_accuracy(Path(args.run_dir), per_class=args.per_class,
+                                          seed=args.seed, steps=args.steps)
+    except (runs.RunError, ValueError) as err:
+        raise UsageError(str(err)) from None
+    print(json.dumps({key: round(v, 2) if isinstance(v, float) else v
+                      for key, v in result.items()}))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m tfimagegen`` argument parser."""
     parser = _Parser(prog="python -m tfimagegen", description=__doc__.split("\n")[0])
@@ -243,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help=".npz of real digits; default: embedded test split")
     p.add_argument("--num-samples", type=int, default=metrics.EVAL_SAMPLES,
                    help=f"images used from each side (default {metrics.EVAL_SAMPLES})")
+    p.add_argument("--training", help=".npz of the digits the generator learnt from, for "
+                                      "'copies'; default: the training split")
+    p.add_argument("--copy-distance", type=_positive_float, default=metrics.COPY_DISTANCE,
+                   help="RMS pixel difference (0-1 scale) below which a sample counts as a "
+                        f"copy of a training digit (default {metrics.COPY_DISTANCE})")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("train-classifier", help="retrain the metrics classifier from a seed")
@@ -296,6 +333,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="importance samples: 1 prints the ELBO; k > 1 adds the IWAE bound")
     p.add_argument("--seed", type=_seed, default=0)
     p.set_defaults(func=_cmd_elbo)
+
+    p = sub.add_parser("synthetic-accuracy",
+                       help="train a classifier on a conditional run's digits; test it on real "
+                            "ones (one JSON line, percent)")
+    p.add_argument("run_dir", help="a finished conditional 'train gan' or 'train diffusion' run")
+    p.add_argument("--per-class", type=int, default=None,
+                   help="real digits per class for 'real' and 'real_plus_synthetic' "
+                        "(default: all); 'synthetic' always has the training split's size")
+    p.add_argument("--seed", type=_seed, default=0)
+    from tfimagegen.recipes import StudentRecipe  # light: no TensorFlow
+
+    p.add_argument("--steps", type=int, default=StudentRecipe.steps,
+                   help=f"optimiser steps of {StudentRecipe.batch_size} digits per classifier "
+                        f"(default {StudentRecipe.steps})")
+    p.set_defaults(func=_cmd_synthetic_accuracy)
     return parser
 
 

@@ -239,13 +239,18 @@ def uniform(shape: tuple[int, ...], minval: float = 0.0, maxval: float = 1.0,
 
 
 def fractal(shape: tuple[int, ...], octaves: int = 5, persistence: float = 0.5,
-            seed: int | None = None) -> tf.Tensor:
+            seed: int | None = None, tileable: bool = False) -> tf.Tensor:
     """Smooth multi-octave value noise ("fractal" or "cloud" noise) in [0, 1].
 
     Octave ``o`` is a grid of ``2**(o + 1) + 1`` uniform random values per side,
     upsampled bicubically to the image size and weighted by ``persistence**o``:
     coarse octaves give large blobs, fine octaves add detail. The sum is rescaled
     to [0, 1] per image and channel.
+
+    With ``tileable=True`` each grid has ``2**(o + 1)`` values per side and wraps
+    around: the interpolation past the right edge reads the left column, and
+    past the bottom the top row. The texture is then one period of a periodic
+    pattern, so copies laid side by side (a game's floor or sky) show no seam.
 
     Args:
         shape: ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``.
@@ -254,6 +259,7 @@ def fractal(shape: tuple[int, ...], octaves: int = 5, persistence: float = 0.5,
             Smaller is smoother.
         seed: ``int`` for a reproducible texture, ``None`` for a fresh seed (see the
             module docstring).
+        tileable: make opposite edges continue each other.
 
     Returns:
         float32 tensor of ``shape`` with values in [0, 1].
@@ -269,20 +275,45 @@ def fractal(shape: tuple[int, ...], octaves: int = 5, persistence: float = 0.5,
         raise ValueError(f"octaves must be in 1..10, got {octaves}")
     persistence = _check_number("persistence", persistence, maximum=1.0, strictly_positive=True)
     seed = _check_seed(seed)
+    if not isinstance(tileable, (bool, np.bool_)):
+        raise TypeError(f"tileable must be True or False, got {type(tileable).__name__} "
+                        f"{tileable!r}")
 
     batch_shape = {2: (1, *shape, 1), 3: (1, *shape), 4: shape}[len(shape)]
     n, height, width, channels = batch_shape
     total = tf.zeros(batch_shape, tf.float32)
     for octave in range(int(octaves)):
-        cells = 2 ** (octave + 1) + 1
+        cells = 2 ** (octave + 1) + (0 if tileable else 1)
         grid_shape = (n, cells, cells, channels)
         grid = tf.random.stateless_uniform(grid_shape, _stateless_seed(seed, octave))
-        layer = tf.image.resize(grid, (height, width), method="bicubic")
+        if tileable:
+            layer = tf.einsum("hi,nijc,wj->nhwc", _periodic_bicubic(cells, height), grid,
+                              _periodic_bicubic(cells, width))
+        else:
+            layer = tf.image.resize(grid, (height, width), method="bicubic")
         total += persistence**octave * layer
     lo = tf.reduce_min(total, axis=(1, 2), keepdims=True)
     hi = tf.reduce_max(total, axis=(1, 2), keepdims=True)
     total = (total - lo) / tf.maximum(hi - lo, 1e-12)
     return tf.reshape(total, shape)
+
+
+def _periodic_bicubic(cells: int, size: int) -> tf.Tensor:
+    """float32 ``(size, cells)``: bicubic weights that resample a wrapping grid to ``size``.
+
+    Row ``i`` interpolates pixel centre ``i`` at grid position ``(i + 0.5) * cells / size -
+    0.5`` (as ``tf.image.resize`` does) from the 4 nearest grid values, indices taken
+    modulo ``cells``, with Keys' cubic kernel (a = -0.5).
+    """
+    position = (np.arange(size) + 0.5) * cells / size - 0.5
+    left = np.floor(position).astype(np.int64)
+    weights = np.zeros((size, cells))
+    for offset in range(-1, 3):
+        t = np.abs(position - (left + offset))
+        kernel = np.where(t <= 1, 1.5 * t**3 - 2.5 * t**2 + 1,
+                          -0.5 * t**3 + 2.5 * t**2 - 4 * t + 2)
+        np.add.at(weights, (np.arange(size), (left + offset) % cells), kernel)
+    return tf.constant(weights, tf.float32)
 
 
 # --------------------------------------------------------------------------

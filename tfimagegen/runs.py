@@ -263,6 +263,22 @@ def check_latent_run(path: str) -> None:
                        "command first")
 
 
+def check_conditional_run(run_dir: Path) -> dict:
+    """The ``run.json`` of a finished, class-conditional run, or :class:`RunError` (no TensorFlow).
+
+    What ``synthetic-accuracy`` needs: a generator that can be asked for a class.
+    """
+    run = read_run(Path(run_dir))
+    if run is None:
+        raise RunError(f"{run_dir} is not a tfimagegen run folder (no run.json)")
+    if not run.get("recipe", {}).get("num_classes", 0):
+        raise RunError(f"{run_dir} holds an unconditional {run['model']} run; it cannot be asked "
+                       "for a class (train one without --unconditional)")
+    if not (Path(run_dir) / family(run["model"]).model_file).is_file():
+        raise RunError(f"{run_dir}: the run has not finished; rerun its train command first")
+    return run
+
+
 def _settings(recipe) -> dict:
     """What ``run.json`` records of a recipe: every field but the epoch counts."""
     return {k: v for k, v in dataclasses.asdict(recipe).items()

@@ -1,0 +1,163 @@
+"""Generated digits put to work: classifiers trained on them, noise as augmentation."""
+
+import json
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+from tfimagegen import apply, data, runs
+from tfimagegen.__main__ import main
+
+FEW_STEPS = 30  # enough to learn something, and quick
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load_mnist("train"), data.load_mnist("test")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "gan"
+    assert main(["train", "gan", "--out", str(out), "--quick", "--seed", "1"]) == 0
+    return out
+
+
+def test_take_per_class_gives_that_many_of_each_without_repeats(digits):
+    (x, y), _ = digits
+    xs, ys = apply.take_per_class(x, y, 7, seed=3)
+    assert xs.shape == (70, 28, 28, 1) and np.array_equal(np.bincount(ys), [7] * 10)
+    assert len({image.tobytes() for image in xs}) == 70
+    again, _ = apply.take_per_class(x, y, 7, seed=3)
+    assert np.array_equal(xs, again)
+
+
+def test_drop_class_keeps_every_other_digit(digits):
+    (x, y), _ = digits
+    xs, ys = apply.drop_class(x, y, digit=5, keep=20, seed=0)
+    counts, before = np.bincount(ys, minlength=10), np.bincount(y, minlength=10)
+    assert counts[5] == 20
+    assert np.array_equal(np.delete(counts, 5), np.delete(before, 5))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x, y: apply.take_per_class(x, y, 0), "per_class must be an int >= 1, got 0"),
+    (lambda x, y: apply.take_per_class(x, y, 10_000), "per_class must be at most"),
+    (lambda x, y: apply.take_per_class(x.astype(np.float32), y, 5), "must be uint8"),
+    (lambda x, y: apply.take_per_class(x, y[:5], 5), "labels must be"),
+    (lambda x, y: apply.take_per_class(x, y + 10, 5), "labels must be digits in [0, 10)"),
+    (lambda x, y: apply.drop_class(x, y, digit=10, keep=1), "digit must be a class"),
+    (lambda x, y: apply.drop_class(x, y, digit=1, keep=10_000), "keep must be at most"),
+    (lambda x, y: apply.train_student(x, y, steps=0), "steps must be an int >= 1"),
+])
+def test_bad_arguments_are_named(digits, call, message):
+    (x, y), _ = digits
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")
+                       .replace(")", r"\)")):
+        call(x, y)
+
+
+def test_a_student_learns_and_reports_accuracy_and_recall(digits):
+    (x, y), (x_test, y_test) = digits
+    model = apply.train_student(x, y, seed=0, steps=FEW_STEPS)
+    assert model.name == "student" and model.output_shape == (None, 10)
+    score = apply.accuracy(model, x_test, y_test)
+    assert 50 < score <= 100  # 30 steps of 64 digits already beat chance (10 %) by far
+    recall = apply.class_recall(model, x_test, y_test)
+    counts = np.bincount(y_test, minlength=10)
+    assert recall.shape == (10,)
+    assert np.average(recall, weights=counts) == pytest.approx(score)
+    shuffled = apply.accuracy(model, x_test, np.roll(y_test, 1))
+    assert shuffled < score
+
+
+def test_the_same_seed_trains_the_same_student(digits):
+    (x, y), (x_test, _) = digits
+    a = apply.train_student(x[:500], y[:500], seed=4, steps=5)
+    b = apply.train_student(x[:500], y[:500], seed=4, steps=5)
+    probe = data.scale_images(x_test[:20], "unit")
+    assert np.array_equal(a.predict(probe, verbose=0), b.predict(probe, verbose=0))
+
+
+def test_noise_augment_acts_only_while_training():
+    layer = apply.NoiseAugment(max_stddev=0.5, max_fraction=0.2, seed=0)
+    x = np.full((64, 28, 28, 1), 0.5, np.float32)
+    assert np.array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
+    noisy = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert noisy.min() >= 0 and noisy.max() <= 1
+    per_image = noisy.reshape(64, -1).std(axis=1)
+    assert per_image.max() > 0.2 and per_image.min() < 0.1  # strengths differ per image
+    assert np.mean(noisy == 0) > 0.005 and np.mean(noisy == 1) > 0.005  # salt and pepper
+    clone = apply.NoiseAugment.from_config(layer.get_config())
+    assert clone.max_stddev == 0.5 and clone.max_fraction == 0.2
+
+
+def test_noise_robustness_is_accuracy_at_each_strength(digits):
+    (x, y), (x_test, y_test) = digits
+    model = apply.train_student(x, y, seed=0, steps=FEW_STEPS)
+    scores = apply.noise_robustness(model, x_test, y_test, [0.0, 1.0], seed=0)
+    assert scores[0] == pytest.approx(apply.accuracy(model, x_test, y_test))
+    assert scores[1] < scores[0] - 20  # sigma 1 drowns a digit
+
+
+def test_generate_for_labels_draws_the_classes_asked_for(quick_run, tmp_path):
+    labels = np.array([3, 3, 7, 0, 9])
+    digits = apply.generate_for_labels(quick_run, labels, seed=2)
+    assert digits.shape == (5, 28, 28, 1) and digits.dtype == np.uint8
+    assert np.array_equal(digits, apply.generate_for_labels(quick_run, labels, seed=2))
+    assert not np.array_equal(digits, apply.generate_for_labels(quick_run, labels, seed=3))
+    with pytest.raises(ValueError, match=r"labels must be classes in \[0, 10\), got 0 to 12"):
+        apply.generate_for_labels(quick_run, [0, 12])
+    with pytest.raises(ValueError, match="labels must be 1 to"):
+        apply.generate_for_labels(quick_run, [])
+    with pytest.raises(runs.RunError, match="take no --steps"):
+        apply.generate_for_labels(quick_run, labels, steps=5)
+
+
+def test_synthetic_accuracy_trains_three_students(quick_run, digits):
+    result = apply.synthetic_accuracy(quick_run, per_class=5, seed=0, steps=FEW_STEPS)
+    assert set(result) == {"real", "synthetic", "real_plus_synthetic", "per_class"}
+    assert result["per_class"] == 5
+    for key in ("real", "synthetic", "real_plus_synthetic"):
+        assert 0 <= result[key] <= 100
+    assert result["real"] > 30  # 50 real digits teach something
+
+
+def test_synthetic_accuracy_command_prints_the_contract(quick_run, capsys):
+    assert main(["synthetic-accuracy", str(quick_run), "--per-class", "10", "--seed", "1",
+                 "--steps", str(FEW_STEPS)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert list(result) == ["real", "synthetic", "real_plus_synthetic", "per_class"]
+    assert result["per_class"] == 10 and all(0 <= result[k] <= 100 for k in list(result)[:3])
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    ("none", [], "is not a tfimagegen run folder (no run.json)"),
+    ("unconditional", [], "holds an unconditional gan run; it cannot be asked for a class"),
+    ("unfinished", [], "the run has not finished"),
+    ("run", ["--per-class", "0"], "--per-class must be >= 1, got 0"),
+    ("run", ["--per-class", "100000"], "per_class must be at most"),
+    ("run", ["--steps", "0"], "--steps must be in [1, 100,000], got 0"),
+    ("run", ["--seed", "-3"], "expected a seed in [0, 2**32)"),
+    ("run", ["--per-class", "ten"], "invalid int value"),
+])
+def test_synthetic_accuracy_failures_exit_2_with_one_line(quick_run, tmp_path, capsys, setup,
+                                                          args, message):
+    run_dir = tmp_path / "run"
+    if setup == "run":
+        run_dir = quick_run
+    elif setup != "none":
+        shutil.copytree(quick_run, run_dir)
+        record = json.loads((run_dir / "run.json").read_text())
+        if setup == "unconditional":
+            record["recipe"]["num_classes"] = 0
+            (run_dir / "run.json").write_text(json.dumps(record))
+        else:
+            (run_dir / "generator.keras").unlink()
+    assert main(["synthetic-accuracy", str(run_dir), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

@@ -1,0 +1,321 @@
+"""Put generated digits to work: train a fresh classifier on them, test it on real digits.
+
+Taught in ``notebooks/05_judge_and_use.ipynb``.
+
+The *classification accuracy score* (Ravuri & Vinyals 2019, arXiv:1905.10887)
+asks a generator a practical question: train a classifier only on its samples,
+test it on real test digits, and compare with the same classifier trained on
+real digits. The classifier here, :func:`make_student`, is deliberately *not*
+the scorer inside :mod:`tfimagegen.metrics`: that one judged the samples, so
+it must not also be the thing that learns from them.
+
+Every classifier trains for the same number of optimiser steps
+(:data:`Recipe`, that is :class:`tfimagegen.recipes.StudentRecipe`), however
+many images it has, so 100 digits and 6,000 digits get the same compute.
+
+* :func:`train_student` / :func:`accuracy` / :func:`class_recall`: the
+  classifier and its test scores, in percent.
+* :func:`take_per_class` and :func:`drop_class`: scarce and unbalanced real
+  data.
+* :func:`generate_for_labels`: digits of given classes from a conditional run.
+* :func:`synthetic_accuracy`: real, synthetic and real + synthetic accuracy of
+  a run, as ``python -m tfimagegen synthetic-accuracy`` prints it.
+* :class:`NoiseAugment` and :func:`noise_robustness`: lesson 01's noise used as
+  augmentation, and accuracy against noise strength.
+"""
+
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from tfimagegen import data, noise, runs
+from tfimagegen.recipes import StudentRecipe as Recipe
+
+__all__ = [
+    "Recipe",
+    "make_student",
+    "NoiseAugment",
+    "train_student",
+    "accuracy",
+    "class_recall",
+    "take_per_class",
+    "drop_class",
+    "generate_for_labels",
+    "synthetic_accuracy",
+    "noise_robustness",
+]
+
+NUM_CLASSES = 10
+
+
+def _check_int(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def _check_digits(images: object, labels: object, name: str = "images"
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 ``(N, 28, 28, 1)`` digits and int32 ``(N,)`` classes 0-9, or a clear error."""
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (28, 28, 1) or not len(x):
+        raise ValueError(f"{name} must be uint8 (N, 28, 28[, 1]) digits with N >= 1, got "
+                         f"{x.dtype} {np.shape(images)}")
+    y = np.asarray(labels)
+    if y.shape != (len(x),) or y.dtype.kind not in "iu":
+        raise ValueError(f"labels must be {len(x)} integers (one per image), got {y.dtype} "
+                         f"{y.shape}")
+    if y.min() < 0 or y.max() >= NUM_CLASSES:
+        raise ValueError(f"labels must be digits in [0, {NUM_CLASSES}), got {y.min()} to "
+                         f"{y.max()}")
+    return x, y.astype(np.int32)
+
+
+def make_student(num_classes: int = NUM_CLASSES) -> keras.Model:
+    """A small CNN: float ``(batch, 28, 28, 1)`` in [0, 1] → ``num_classes`` logits.
+
+    Smaller than the metrics' scorer (2 convolutions with pooling, about 0.2 M
+    parameters) and trained from scratch each time.
+    """
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),  # 14x14
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),  # 7x7
+        layers.Flatten(),
+        layers.Dropout(0.3),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(num_classes, name="logits"),
+    ], name="student")
+
+
+@keras.saving.register_keras_serializable(package="tfimagegen")
+class NoiseAugment(layers.Layer):
+    """While training only: lesson 01's Gaussian and salt-and-pepper noise on [0, 1] digits.
+
+    Each image gets Gaussian noise of a standard deviation drawn from
+    U(0, ``max_stddev``), and then, with probability ``salt_pepper_rate``, a
+    fraction drawn from U(0, ``max_fraction``) of its pixels set to 0 or 1;
+    the result is clipped to [0, 1]. At inference it passes images through.
+    """
+
+    def __init__(self, max_stddev: float = 0.5, max_fraction: float = 0.2,
+                 salt_pepper_rate: float = 0.5, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_stddev = float(max_stddev)
+        self.max_fraction = float(max_fraction)
+        self.salt_pepper_rate = float(salt_pepper_rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        batch = keras.ops.shape(x)[0]
+        stddev = keras.random.uniform((batch, 1, 1, 1), 0.0, self.max_stddev,
+                                      seed=self.seed_generator)
+        x = x + stddev * keras.random.normal(keras.ops.shape(x), seed=self.seed_generator)
+        fraction = self.max_fraction * keras.random.uniform((batch, 1, 1, 1),
+                                                            seed=self.seed_generator)
+        fraction *= keras.ops.cast(keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator)
+                                   < self.salt_pepper_rate, x.dtype)
+        hit = keras.random.uniform(keras.ops.shape(x), seed=self.seed_generator) < fraction
+        salt = keras.ops.cast(keras.random.uniform(keras.ops.shape(x), seed=self.seed_generator)
+                              < 0.5, x.dtype)
+        return keras.ops.clip(keras.ops.where(hit, salt, x), 0.0, 1.0)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "max_stddev": self.max_stddev,
+                "max_fraction": self.max_fraction, "salt_pepper_rate": self.salt_pepper_rate,
+                "seed": self.seed}
+
+
+def train_student(images, labels, *, seed: int = 0, steps: int = Recipe.steps,
+                  augment: layers.Layer | None = None) -> keras.Model:
+    """A fresh :func:`make_student` trained on uint8 digits for ``steps`` batches.
+
+    Args:
+        images: uint8 ``(N, 28, 28[, 1])`` in [0, 255], real or generated.
+        labels: int ``(N,)`` classes 0-9.
+        seed: weights and data order.
+        steps: optimiser steps of ``Recipe.batch_size`` digits (the same whatever N).
+        augment: a layer applied to each [0, 1] training batch (e.g. :class:`NoiseAugment`).
+
+    Returns:
+        The trained ``keras.Model`` (without ``augment``): [0, 1] digits → logits.
+
+    Raises:
+        ValueError: bad images, labels or ``steps``.
+    """
+    x, y = _check_digits(images, labels)
+    steps = _check_int("steps", steps, 1)
+    keras.utils.set_random_seed(seed)
+    model = make_student()
+    trainer = model if augment is None else keras.Sequential(
+        [keras.Input((28, 28, 1)), augment, model], name="augmented_student")
+    schedule = keras.optimizers.schedules.CosineDecay(Recipe.learning_rate, decay_steps=steps)
+    trainer.compile(optimizer=keras.optimizers.Adam(schedule),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    dataset = data.as_dataset(x, Recipe.batch_size, seed=seed, labels=y, scale="unit",
+                              repeat=True)  # shuffled by tf.data, hence shuffle=False below
+    trainer.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+    return model
+
+
+def _predict(model: keras.Model, images) -> np.ndarray:
+    x = data.to_unit_digits(images)
+    return model.predict(x, batch_size=1000, verbose=0).argmax(-1)
+
+
+def accuracy(model: keras.Model, images, labels) -> float:
+    """Percent of ``images`` (uint8 or float [0, 1] digits) ``model`` classifies as ``labels``."""
+    x, y = np.asarray(images), np.asarray(labels)
+    if y.shape != (len(x),):
+        raise ValueError(f"labels must have shape ({len(x)},), got {y.shape}")
+    return float(100 * np.mean(_predict(model, x) == y))
+
+
+def class_recall(model: keras.Model, images, labels) -> np.ndarray:
+    """float64 ``(10,)``: for each class, the percent of its images classified as it."""
+    x, y = np.asarray(images), np.asarray(labels)
+    if y.shape != (len(x),):
+        raise ValueError(f"labels must have shape ({len(x)},), got {y.shape}")
+    hits = _predict(model, x) == y
+    return np.array([100 * hits[y == c].mean() if np.any(y == c) else np.nan
+                     for c in range(NUM_CLASSES)])
+
+
+def take_per_class(images, labels, per_class: int, seed: int = 0
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` digits of each class, drawn without replacement with ``seed``.
+
+    Returns:
+        ``(images, labels)`` in a shuffled order, ``10 * per_class`` of them.
+
+    Raises:
+        ValueError: ``per_class`` < 1 or more than the rarest class has.
+    """
+    x, y = _check_digits(images, labels)
+    per_class = _check_int("per_class", per_class, 1)
+    counts = np.bincount(y, minlength=NUM_CLASSES)
+    if per_class > counts.min():
+        raise ValueError(f"per_class must be at most {counts.min()} (the rarest class's count "
+                         f"here), got {per_class}")
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False)
+                           for c in range(NUM_CLASSES)])
+    keep = rng.permutation(keep)
+    return x[keep], y[keep]
+
+
+def drop_class(images, labels, digit: int, keep: int, seed: int = 0
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """All digits, but only ``keep`` (drawn with ``seed``) of class ``digit``."""
+    x, y = _check_digits(images, labels)
+    if not (isinstance(digit, numbers.Integral) and 0 <= digit < NUM_CLASSES):
+        raise ValueError(f"digit must be a class in [0, {NUM_CLASSES}), got {digit!r}")
+    keep = _check_int("keep", keep, 0)
+    members = np.flatnonzero(y == digit)
+    if keep > len(members):
+        raise ValueError(f"keep must be at most {len(members)} (the digits of class {digit}), "
+                         f"got {keep}")
+    kept = np.random.default_rng(seed).choice(members, keep, replace=False)
+    mask = y != digit
+    mask[kept] = True
+    return x[mask], y[mask]
+
+
+def generate_for_labels(run_dir: str | Path, labels, seed: int = 0, **options) -> np.ndarray:
+    """uint8 ``(len(labels), 28, 28, 1)`` digits of a conditional run, one per label.
+
+    Args:
+        run_dir: a finished conditional run folder (``train gan`` or ``train diffusion``).
+        labels: int ``(N,)`` classes to draw.
+        seed: the noise.
+        options: the family's sample options (diffusion: ``steps``, ``guidance``).
+
+    Raises:
+        runs.RunError: not a finished run, an unconditional one, or a bad option.
+    """
+    run = runs.check_conditional_run(Path(run_dir))
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu" or not 0 < len(labels) <= \
+            runs.MAX_SAMPLES:
+        raise ValueError(f"labels must be 1 to {runs.MAX_SAMPLES:,} integers, got {labels.dtype} "
+                         f"{labels.shape}")
+    num_classes = run["recipe"]["num_classes"]
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"labels must be classes in [0, {num_classes}), got {labels.min()} to "
+                         f"{labels.max()}")
+    options = runs.check_sample_options(run, **options)
+    saved, run = runs.load_run_model(Path(run_dir))
+    module = runs.family(run["model"]).load()
+    z = tf.random.stateless_normal((len(labels), *module.noise_shape(saved)), seed=[seed, 1])
+    return module.generate(saved, z, labels.astype(np.int32), **options)
+
+
+def synthetic_accuracy(run_dir: str | Path, *, per_class: int | None = None, seed: int = 0,
+                       steps: int = Recipe.steps, train=None, test=None) -> dict:
+    """The classification accuracy score of a conditional run, next to real data's.
+
+    Three students (:func:`train_student`), each tested on the real test digits:
+
+    * ``"real"``: trained on the real training digits (``per_class`` of each
+      class if given, all of them otherwise);
+    * ``"synthetic"``: trained only on generated digits, as many as the whole
+      real training split and with its class counts;
+    * ``"real_plus_synthetic"``: both sets together.
+
+    Args:
+        run_dir: a finished conditional run folder.
+        per_class: limit the real digits to this many per class.
+        seed: the students' weights and order, the generator's noise, and the
+            ``per_class`` draw.
+        steps: optimiser steps per student.
+        train, test: ``(images, labels)`` uint8 digits; default
+            ``data.load_mnist("train")`` and ``("test")``.
+
+    Returns:
+        ``{"real", "synthetic", "real_plus_synthetic", "per_class"}``:
+        test accuracies in percent, and ``per_class`` (``None``: all digits).
+
+    Raises:
+        runs.RunError: as :func:`generate_for_labels`.
+        ValueError: a bad ``per_class`` or ``steps``.
+    """
+    runs.check_conditional_run(Path(run_dir))
+    x_train, y_train = _check_digits(*(train or data.load_mnist("train")), name="train images")
+    x_test, y_test = _check_digits(*(test or data.load_mnist("test")), name="test images")
+    real = (x_train, y_train) if per_class is None else take_per_class(x_train, y_train,
+                                                                       per_class, seed)
+    steps = _check_int("steps", steps, 1)
+    fake_labels = np.random.default_rng(seed).permutation(y_train)
+    fake = generate_for_labels(run_dir, fake_labels, seed), fake_labels
+    both = np.concatenate([real[0], fake[0]]), np.concatenate([real[1], fake[1]])
+    return {
+        "real": accuracy(train_student(*real, seed=seed, steps=steps), x_test, y_test),
+        "synthetic": accuracy(train_student(*fake, seed=seed, steps=steps), x_test, y_test),
+        "real_plus_synthetic": accuracy(train_student(*both, seed=seed, steps=steps),
+                                        x_test, y_test),
+        "per_class": per_class,
+    }
+
+
+def noise_robustness(model: keras.Model, images, labels, stddevs, seed: int = 0
+                     ) -> list[float]:
+    """Test accuracy (percent) at each Gaussian noise std, with lesson 01's ``add_gaussian``.
+
+    The noise is added to [0, 1] digits and clipped to [0, 1]; ``seed`` fixes it,
+    so two models see the same noisy digits.
+    """
+    x = data.to_unit_digits(images)
+    return [accuracy(model, noise.add_gaussian(x, stddev=s, seed=seed), labels) for s in stddevs]
