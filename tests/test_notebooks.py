@@ -45,8 +45,8 @@ def test_exercises_have_hints_costs_and_executed_solutions(path):
     assert code and all(c.get("outputs") for c in code[-2:]), "solutions were not executed"
 
 
-def test_later_lessons_train_the_classic_gan_as_lesson_02_does():
-    """Lessons 03 and 04 train lesson 02's runs themselves when they are missing: same epochs."""
+def test_later_lessons_train_missing_runs_as_the_earlier_lessons_do():
+    """Lessons 03 to 05 train earlier lessons' missing runs themselves, with the same epochs."""
     def full_mode(stem: str, name: str) -> int:
         """The last number on the line that sets ``name`` in a notebook's parameters cell."""
         path = next(p for p in NOTEBOOKS if p.stem == stem)
@@ -55,5 +55,7 @@ def test_later_lessons_train_the_classic_gan_as_lesson_02_does():
         line = re.search(rf"^{name} = ([^#]*)", parameters, flags=re.M).group(1)
         return int(re.findall(r"\d+", line)[-1])
 
-    for stem in ("03_vae", "04_diffusion"):
+    for stem in ("03_vae", "04_diffusion", "05_judge_and_use"):
         assert full_mode("02_gan", "PLAIN_EPOCHS") == full_mode(stem, "PLAIN_GAN_EPOCHS"), stem
+    assert full_mode("04_diffusion", "PIXEL_EPOCHS") == full_mode("05_judge_and_use",
+                                                                  "PIXEL_EPOCHS")
