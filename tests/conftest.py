@@ -67,3 +67,13 @@ def online(monkeypatch):
     monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: full)
     monkeypatch.setattr(data, "_unreachable", set())
     monkeypatch.setenv("TFIMAGEGEN_DATA_SOURCE", "auto")
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+    """A finished conditional GAN run folder (``train gan --quick --seed 1``); do not modify it."""
+    from tfimagegen.__main__ import main
+
+    out = tmp_path_factory.mktemp("runs") / "gan"
+    assert main(["train", "gan", "--out", str(out), "--quick", "--seed", "1"]) == 0
+    return out

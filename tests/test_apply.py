@@ -18,13 +18,6 @@ def digits():
     return data.load_mnist("train"), data.load_mnist("test")
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "gan"
-    assert main(["train", "gan", "--out", str(out), "--quick", "--seed", "1"]) == 0
-    return out
-
-
 def test_take_per_class_gives_that_many_of_each_without_repeats(digits):
     (x, y), _ = digits
     xs, ys = apply.take_per_class(x, y, 7, seed=3)

@@ -75,13 +75,6 @@ def test_write_gif_of_one_frame(tmp_path):
         assert gif.n_frames == 1 and gif.info["duration"] == 2500
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "gan"
-    assert main(["train", "gan", "--out", str(out), "--quick", "--seed", "1"]) == 0
-    return out
-
-
 def test_train_writes_the_promised_files(quick_run):
     for name in ("generator.keras", "samples.png", "progress.gif", "history.json", "run.json"):
         assert (quick_run / name).is_file(), name
