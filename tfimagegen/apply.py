@@ -245,6 +245,7 @@ def generate_for_labels(run_dir: str | Path, labels, seed: int = 0, **options) -
 
     Raises:
         runs.RunError: not a finished run, an unconditional one, or a bad option.
+        ValueError: ``labels`` that are not 1 to ``runs.MAX_SAMPLES`` classes of the run.
     """
     run = runs.check_conditional_run(Path(run_dir))
     labels = np.asarray(labels)
