@@ -268,7 +268,7 @@ def label_accuracy(images, labels, value_range=None) -> float:
     return float(np.mean(probs.argmax(-1) == labels))
 
 
-def nearest_training(images, training, value_range=None, batch_size: int = 500
+def nearest_training(images, training, value_range=None, batch_size: int = 256
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Each image's nearest training digit, by root-mean-square pixel difference.
 
@@ -276,7 +276,8 @@ def nearest_training(images, training, value_range=None, batch_size: int = 500
         images: ``(N, 28, 28[, 1])`` digits in any encoding of :func:`evaluate`.
         training: ``(M, 28, 28[, 1])`` the digits a generator learnt from.
         value_range: state the encoding of ``images`` instead of detecting it.
-        batch_size: images compared at a time (memory: ``batch_size * M`` floats).
+        batch_size: images compared at a time (memory: a few ``batch_size * M``
+            float32 arrays, 60 MB each for 256 images against 59,000 digits).
 
     Returns:
         ``(index, distance)``: int64 ``(N,)`` rows of ``training`` and float64
@@ -287,15 +288,14 @@ def nearest_training(images, training, value_range=None, batch_size: int = 500
     """
     x = data.to_unit_digits(images, value_range, name="images").reshape(len(images), -1)
     ref = data.to_unit_digits(training, name="training").reshape(len(training), -1)
-    x, ref = x.astype(np.float64), ref.astype(np.float64)
     ref_sq = np.sum(ref**2, axis=1)
-    index, dist2 = np.empty(len(x), np.int64), np.empty(len(x))
-    for start in range(0, len(x), batch_size):
+    index = np.empty(len(x), np.int64)
+    for start in range(0, len(x), batch_size):  # |a|² + |b|² - 2 a·b, in float32, to find b
         part = x[start:start + batch_size]
         d2 = np.sum(part**2, axis=1)[:, None] + ref_sq[None] - 2 * part @ ref.T
         index[start:start + batch_size] = d2.argmin(axis=1)
-        dist2[start:start + batch_size] = d2.min(axis=1)
-    return index, np.sqrt(np.clip(dist2, 0, None) / x.shape[1])
+    diff = x.astype(np.float64) - ref[index]  # then the distance itself, without cancellation
+    return index, np.sqrt(np.mean(diff**2, axis=1))
 
 
 def copy_share(images, training, distance: float = COPY_DISTANCE, value_range=None) -> float:
