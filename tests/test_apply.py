@@ -86,6 +86,16 @@ def test_noise_augment_acts_only_while_training():
     clone = apply.NoiseAugment.from_config(layer.get_config())
     assert clone.max_stddev == 0.5 and clone.max_fraction == 0.2
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"max_stddev": -0.1}, "max_stddev must be a number in [0, inf], got -0.1"),
+    ({"max_fraction": 1.5}, "max_fraction must be a number in [0, 1], got 1.5"),
+    ({"salt_pepper_rate": "half"}, "salt_pepper_rate must be a number in [0, 1], got 'half'"),
+])
+def test_noise_augment_names_a_bad_setting(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        apply.NoiseAugment(**kwargs)
+    assert str(error.value) == message
+
 
 def test_noise_robustness_is_accuracy_at_each_strength(digits):
     (x, y), (x_test, y_test) = digits

@@ -26,6 +26,7 @@ many images it has, so 100 digits and 6,000 digits get the same compute.
 
 from __future__ import annotations
 
+import math
 import numbers
 from pathlib import Path
 
@@ -111,6 +112,11 @@ class NoiseAugment(layers.Layer):
     def __init__(self, max_stddev: float = 0.5, max_fraction: float = 0.2,
                  salt_pepper_rate: float = 0.5, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
+        for name, value, high in (("max_stddev", max_stddev, math.inf),
+                                  ("max_fraction", max_fraction, 1.0),
+                                  ("salt_pepper_rate", salt_pepper_rate, 1.0)):
+            if not (isinstance(value, numbers.Real) and 0 <= value <= high):
+                raise ValueError(f"{name} must be a number in [0, {high:g}], got {value!r}")
         self.max_stddev = float(max_stddev)
         self.max_fraction = float(max_fraction)
         self.salt_pepper_rate = float(salt_pepper_rate)
