@@ -194,6 +194,9 @@ def test_nearest_training_finds_the_digit_itself():
     assert np.median(metrics.nearest_training(shifted, train)[1]) > 3 * metrics.COPY_DISTANCE
     with pytest.raises(ValueError, match=r"distance must be a number in \[0, 1\]"):
         metrics.copy_share(train[:5], train, distance=-1)
+    with pytest.raises(ValueError, match=r"distance must be a number in \[0, 1\]"):
+        metrics.copy_share(train[:5], train, distance=True)
+    assert metrics.copy_share(train[:5], train, distance=np.float32(0.01)) == 1.0
 
 
 @pytest.mark.parametrize("content, message", [

@@ -131,10 +131,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
     if args.num_samples < metrics.MIN_SAMPLES:
         raise UsageError(f"--num-samples must be >= {metrics.MIN_SAMPLES}, got {args.num_samples}")
-    images, labels = _read_images_npz(args.samples, "samples")
     if not 0 <= args.copy_distance <= 1:
         raise UsageError(f"--copy-distance must be in [0, 1] (RMS pixel difference on the "
                          f"[0, 1] scale), got {args.copy_distance:g}")
+    images, labels = _read_images_npz(args.samples, "samples")
     reference = _read_images_npz(args.reference, "reference")[0] if args.reference else None
     training = _read_images_npz(args.training, "training")[0] if args.training else None
 

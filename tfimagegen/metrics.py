@@ -34,6 +34,7 @@ Images may be uint8 [0, 255], float [0, 1] or float [-1, 1]
 from __future__ import annotations
 
 import functools
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -300,7 +301,8 @@ def nearest_training(images, training, value_range=None, batch_size: int = 256
 
 def copy_share(images, training, distance: float = COPY_DISTANCE, value_range=None) -> float:
     """Fraction of ``images`` within ``distance`` (RMS pixels, [0, 1] scale) of a training digit."""
-    if not (isinstance(distance, (int, float)) and 0 <= distance <= 1):
+    if isinstance(distance, bool) or not (isinstance(distance, numbers.Real)
+                                          and 0 <= distance <= 1):
         raise ValueError(f"distance must be a number in [0, 1] (RMS pixel difference on the "
                          f"[0, 1] scale), got {distance!r}")
     return float(np.mean(nearest_training(images, training, value_range)[1] <= distance))
