@@ -34,14 +34,15 @@ nbval: $(STAMP)
 	TFIMAGEGEN_QUICK=1 TFIMAGEGEN_DATA_SOURCE=embedded $(PY) -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg notebooks
 
-# Re-execute every notebook in full mode and save its outputs in place. The data
+# Re-execute every notebook in full mode and save its outputs in place, without
+# TensorFlow's C++ log lines (notebooks/strip_logs.py). The data
 # is pinned to the embedded digits, so the committed outputs (and the numbers the
 # prose quotes) are the same whether or not this machine can download MNIST.
 notebooks: $(STAMP)
 	for nb in notebooks/[0-9]*.ipynb; do \
 		env -u TFIMAGEGEN_QUICK TFIMAGEGEN_DATA_SOURCE=embedded $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.kernel_name=python3 "$$nb" \
-			|| exit 1; \
+			&& $(PY) notebooks/strip_logs.py "$$nb" || exit 1; \
 	done
 
 lab: $(STAMP)

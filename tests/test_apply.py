@@ -119,13 +119,50 @@ def test_generate_for_labels_draws_the_classes_asked_for(quick_run, tmp_path):
         apply.generate_for_labels(quick_run, labels, steps=5)
 
 
-def test_synthetic_accuracy_trains_three_students(quick_run, digits):
+def test_synthetic_accuracy_scores_the_runs_digits_against_real_ones(quick_run, digits):
+    (x, y), test = digits
     result = apply.synthetic_accuracy(quick_run, per_class=5, seed=0, steps=FEW_STEPS)
-    assert set(result) == {"real", "synthetic", "real_plus_synthetic", "per_class"}
+    assert list(result) == ["real", "synthetic", "real_plus_synthetic", "per_class"]
     assert result["per_class"] == 5
-    for key in ("real", "synthetic", "real_plus_synthetic"):
-        assert 0 <= result[key] <= 100
     assert result["real"] > 30  # 50 real digits teach something
+    # the same measurement, done by hand on the run's own digits
+    fake_labels = np.random.default_rng(0).permutation(y)
+    fake = apply.generate_for_labels(quick_run, fake_labels, seed=0), fake_labels
+    by_hand = apply.classification_accuracy(apply.take_per_class(x, y, 5, seed=0), fake, test,
+                                            seed=0, steps=FEW_STEPS)
+    assert by_hand == {k: result[k] for k in ("real", "synthetic", "real_plus_synthetic")}
+
+
+def test_classification_accuracy_knows_a_replay_from_noise(digits):
+    """Generators whose answer is known: replayed training digits score about what the
+    real digits do; random pixels with random labels score about chance (10 %)."""
+    (x, y), test = digits
+    order = np.random.default_rng(1).permutation(len(x))
+    replay = apply.classification_accuracy((x, y), (x[order], y[order]), test, seed=0,
+                                           steps=200)
+    assert replay["real"] > 90
+    assert abs(replay["synthetic"] - replay["real"]) < 3
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, x.shape, dtype=np.uint8), rng.integers(0, 10, len(x))
+    noise = apply.classification_accuracy((x, y), pixels, test, seed=0, steps=200)
+    assert 3 < noise["synthetic"] < 20
+    assert noise["real"] == replay["real"]  # the real student does not depend on the other set
+
+
+def test_corruption_accuracy_covers_seen_and_unseen_corruptions(digits):
+    (x, y), (x_test, y_test) = digits
+    assert sum("(unseen)" in name for name in apply.CORRUPTIONS) >= 3
+    model = apply.train_student(x, y, seed=0, steps=FEW_STEPS)
+    scores = apply.corruption_accuracy(model, x_test, y_test, seed=0)
+    assert list(scores) == ["clean", *apply.CORRUPTIONS]
+    assert scores["clean"] == pytest.approx(apply.accuracy(model, x_test, y_test))
+    assert all(scores[name] < scores["clean"] for name in apply.CORRUPTIONS)
+    assert scores == apply.corruption_accuracy(model, x_test, y_test, seed=0)
+    unit = data.scale_images(x_test[:8], "unit").numpy()
+    for name, corrupt in apply.CORRUPTIONS.items():
+        out = np.asarray(corrupt(unit, 0))
+        assert out.shape == unit.shape and out.min() >= 0 and out.max() <= 1, name
+        assert not np.array_equal(out, unit), name
 
 
 def test_synthetic_accuracy_command_prints_the_contract(quick_run, capsys):

@@ -65,6 +65,19 @@ def test_show_grid_lays_out_rows_and_titles():
     assert [ax.get_title() for ax in shown] == list("abcde")
 
 
+def test_show_grid_labels_rows_and_columns():
+    fig = images.show_grid(np.zeros((6, 8, 8, 1), np.uint8), ncols=3, row_titles=["GAN", "VAE"],
+                           col_titles=["t = 1", "t = 0.5", "t = 0"])
+    shown = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_ylabel() for ax in shown] == ["GAN", "", "", "VAE", "", ""]
+    assert [ax.get_title() for ax in shown] == ["t = 1", "t = 0.5", "t = 0", "", "", ""]
+    assert fig._repr_png_().startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="row_titles must have one entry per row: 2 rows, got 1"):
+        images.show_grid(np.zeros((6, 8, 8)), ncols=3, row_titles=["GAN"])
+    with pytest.raises(ValueError, match="col_titles must have one entry per col"):
+        images.show_grid(np.zeros((6, 8, 8)), ncols=3, col_titles=["a"])
+
+
 def test_show_grid_bad_input():
     with pytest.raises(ValueError, match="at least one image"):
         images.show_grid([])

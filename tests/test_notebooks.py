@@ -45,6 +45,17 @@ def test_exercises_have_hints_costs_and_executed_solutions(path):
     assert code and all(c.get("outputs") for c in code[-2:]), "solutions were not executed"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_outputs_carry_no_cuda_or_retracing_noise(path):
+    """Learners read these pages: no "failed call to cuInit", no retracing warnings, no
+    TensorFlow C++ log lines (``make notebooks`` strips those with ``strip_logs.py``)."""
+    noisy = [source(c).splitlines()[0] for c in cells(path)
+             for o in c.get("outputs", []) if re.search(
+                 r"cuInit|cuda drivers|triggered tf\.function retracing|^[WIE]0000 ",
+                 "".join(o.get("text", "")), flags=re.M)]
+    assert not noisy, f"cells with TensorFlow noise in their committed output: {noisy}"
+
+
 def test_later_lessons_train_missing_runs_as_the_earlier_lessons_do():
     """Lessons 03 to 05 train earlier lessons' missing runs themselves, with the same epochs."""
     def full_mode(stem: str, name: str) -> int:

@@ -92,6 +92,46 @@ def test_rerunning_a_finished_run_trains_no_more(quick_run):
     assert (quick_run / "history.json").read_text() == before
 
 
+def test_an_epochs_seconds_include_its_sample_grid_and_setup_is_counted(tmp_path, monkeypatch):
+    grid = training.SampleGrid.on_epoch_end
+
+    def slow_grid(self, epoch, logs=None):
+        time.sleep(0.5)
+        grid(self, epoch, logs)
+
+    monkeypatch.setattr(training.SampleGrid, "on_epoch_end", slow_grid)
+    out = tmp_path / "gan"
+    runs.train("gan", out, epochs=1, quick=True, verbose=0)
+    history = training.read_history(out)
+    assert history[0]["seconds"] >= 0.5
+    setup = json.loads((out / "run.json").read_text())["setup_seconds"]
+    assert setup > 0
+    assert runs.train_seconds(out) == pytest.approx(setup + history[0]["seconds"])
+
+
+def test_lessons_folder_is_one_place_whatever_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv(runs.RUNS_ENV, raising=False)
+    checkout = Path(runs.__file__).resolve().parent.parent
+    monkeypatch.chdir(tmp_path)
+    assert runs.lessons_folder() == checkout / "notebooks" / "outputs"
+    monkeypatch.setenv(runs.RUNS_ENV, str(tmp_path / "mine"))
+    assert runs.lessons_folder() == tmp_path / "mine"
+
+
+def test_train_missing_says_what_it_trains_and_leaves_a_finished_run(quick_run, tmp_path,
+                                                                     capsys):
+    before = (quick_run / "history.json").read_text()
+    assert runs.train_missing("gan", quick_run, quick=True) == quick_run / "generator.keras"
+    assert capsys.readouterr().out == ""
+    assert (quick_run / "history.json").read_text() == before
+    out = tmp_path / "missing"
+    assert runs.train_missing("gan", out, quick=True, epochs=1).is_file()
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{out} has no finished gan run: training it now (quick=True, "
+                              "epochs=1)")
+    assert "d_loss:" in printed.splitlines()[1]  # Keras' progress, a line per epoch
+
+
 def test_an_epoch_is_the_same_number_of_steps_whatever_the_data(tmp_path, monkeypatch, online):
     """Online, MNIST has 59,000 training digits: an epoch must not grow with them."""
     seen = []

@@ -33,6 +33,7 @@ Two spaces:
 
 from __future__ import annotations
 
+import logging
 import math
 from numbers import Integral
 
@@ -49,6 +50,23 @@ __all__ = ["Recipe", "TimeEmbedding", "make_unet", "make_latent_mlp", "interpola
            "count_flops", "SAMPLERS"]
 
 SAMPLERS = ("euler", "heun")
+
+
+class _OneTracePerModel(logging.Filter):
+    """Drop TensorFlow's "retracing" warning for :meth:`FlowMatching._solve` only.
+
+    Each loaded model traces its sampler once (every setting is a tensor), but
+    TensorFlow counts traces per Python function, across models: loading a few
+    runs in a row, as lessons 04 and 05 do, looks like "excessive retracing"
+    when it is one trace per model, by design.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("FlowMatching._solve" in message and "retracing" in message)
+
+
+tf.get_logger().addFilter(_OneTracePerModel())
 
 
 @keras.saving.register_keras_serializable(package="tfimagegen")
@@ -385,11 +403,12 @@ class FlowMatching(keras.Model):
         if labels is not None:
             labels = tf.convert_to_tensor(labels, tf.int32)
         return self._solve(tf.convert_to_tensor(noise, tf.float32), labels, tf.constant(steps),
-                           tf.constant(guidance, tf.float32), sampler,
+                           tf.constant(guidance, tf.float32), tf.constant(sampler == "heun"),
                            tf.constant(below, tf.float32))
 
     @tf.function(reduce_retracing=True)
-    def _solve(self, x, labels, steps, guidance, sampler, guidance_below):
+    def _solve(self, x, labels, steps, guidance, heun, guidance_below):
+        # Every setting is a tensor (the sampler too), so one traced graph serves them all.
         def velocity(x_t, t):
             return self.guided_velocity(x_t, t, labels, guidance, guidance_below)
 
@@ -397,8 +416,8 @@ class FlowMatching(keras.Model):
         for i in tf.range(steps):
             t = 1.0 - tf.cast(i, tf.float32) * step
             s = tf.maximum(t - step, 0.0)
-            x = euler_step(velocity, x, t, s) if sampler == "euler" \
-                else heun_step(velocity, x, t, s)
+            x = tf.cond(heun, lambda x=x, t=t, s=s: heun_step(velocity, x, t, s),
+                        lambda x=x, t=t, s=s: euler_step(velocity, x, t, s))
         return x
 
     def decode(self, x: tf.Tensor) -> tf.Tensor:
@@ -569,8 +588,9 @@ def count_flops(network: keras.Model) -> int:
     )
 
     specs = [tf.TensorSpec((1, *i.shape[1:]), i.dtype) for i in network.inputs]
-    concrete = tf.function(lambda *xs: network(list(xs), training=False)).get_concrete_function(
-        *specs)
+    # a one-input model is called on a tensor, not a list of one (Keras warns of the mismatch)
+    concrete = tf.function(lambda *xs: network(list(xs) if len(xs) > 1 else xs[0],
+                                               training=False)).get_concrete_function(*specs)
     graph = convert_variables_to_constants_v2(concrete).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"

@@ -178,7 +178,8 @@ PAD_PIXELS = 6  # room constrained layout leaves around each image
 
 
 def show_grid(images, titles: Sequence[str] | None = None, ncols: int | None = None,
-              size: float = 2.0) -> GridFigure:
+              size: float = 2.0, row_titles: Sequence[str] | None = None,
+              col_titles: Sequence[str] | None = None) -> GridFigure:
     """Show images side by side in a grid.
 
     Args:
@@ -190,14 +191,16 @@ def show_grid(images, titles: Sequence[str] | None = None, ncols: int | None = N
         size: inches per image, grown where needed so that every image pixel
             gets at least one screen pixel (at ``rcParams["figure.dpi"]``):
             small images are never downsampled into aliased mush.
+        row_titles: one label per row, written left of it, or ``None``.
+        col_titles: one label per column, written above the first row, or ``None``.
 
     Returns:
         A :class:`GridFigure`, which Jupyter displays as a PNG (save it with
         ``fig.savefig``).
 
     Raises:
-        ValueError: no images, a wrong number of titles, ``ncols < 1``, or
-            floats outside [0, 1].
+        ValueError: no images, a wrong number of titles, row or column titles,
+            ``ncols < 1``, or floats outside [0, 1].
     """
     images = list(images)
     if not images:
@@ -209,12 +212,22 @@ def show_grid(images, titles: Sequence[str] | None = None, ncols: int | None = N
     if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
         raise ValueError(f"ncols must be an int >= 1, got {ncols!r}")
     nrows = -(-len(images) // ncols)
+    for name, labels, count in (("row_titles", row_titles, nrows),
+                                ("col_titles", col_titles, ncols)):
+        if labels is not None and len(labels) != count:
+            raise ValueError(f"{name} must have one entry per {name[:3]}: {count} {name[:3]}s, "
+                             f"got {len(labels)}")
     dpi = matplotlib.rcParams["figure.dpi"]
     height = max(np.shape(image)[0] for image in images) + 2 * PAD_PIXELS
     width = max(np.shape(image)[1] for image in images) + 2 * PAD_PIXELS
     if titles is not None:
         height += 2 * TITLE_POINTS * dpi / 72
-    fig = GridFigure(figsize=(ncols * max(size, width / dpi), nrows * max(size, height / dpi)),
+    label_inches = 0.0
+    if row_titles is not None:  # room for the longest label, about 0.6 em per character
+        label_inches = 0.6 * TITLE_POINTS / 72 * max(len(label) for label in row_titles) + 0.1
+    fig = GridFigure(figsize=(ncols * max(size, width / dpi) + label_inches,
+                              nrows * max(size, height / dpi)
+                              + (2 * TITLE_POINTS / 72 if col_titles is not None else 0)),
                      dpi=dpi, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -234,4 +247,14 @@ def show_grid(images, titles: Sequence[str] | None = None, ncols: int | None = N
                   interpolation="nearest")
         if titles is not None:
             ax.set_title(titles[i], fontsize=TITLE_POINTS)
+        if col_titles is not None and i < ncols:
+            ax.set_title(col_titles[i], fontsize=TITLE_POINTS)
+        if row_titles is not None and i % ncols == 0:
+            ax.set_ylabel(row_titles[i // ncols], fontsize=TITLE_POINTS, rotation=0,
+                          ha="right", va="center")
+            ax.set_axis_on()  # for the label; the frame and ticks stay hidden
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
     return fig

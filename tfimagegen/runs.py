@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,6 +31,7 @@ MAX_SEED = 2**32  # keras.utils.set_random_seed seeds NumPy, which takes [0, 2**
 MAX_STEPS = 1000  # sample --steps: sampler steps of a diffusion run
 MAX_GUIDANCE = 100.0  # sample --guidance: classifier-free guidance weight
 LOCK_NAME = ".lock"  # held (flock) by the process training into a run folder
+RUNS_ENV = "TFIMAGEGEN_RUNS"  # where the lessons keep their run folders (lessons_folder)
 
 
 class RunError(Exception):
@@ -45,6 +47,55 @@ def family(model: str) -> Family:
     if model not in FAMILIES:
         raise RunError(f"model must be one of {', '.join(FAMILIES)}, got {model!r}")
     return FAMILIES[model]
+
+
+def lessons_folder() -> Path:
+    """The one folder the lessons keep their run folders in, whatever the working directory.
+
+    ``$TFIMAGEGEN_RUNS`` if set; else ``notebooks/outputs`` of the checkout this
+    package was installed from (``pip install -e .``), where the committed
+    lessons wrote theirs; else ``tfimagegen/runs`` in the user's cache folder
+    (``$XDG_CACHE_HOME``, default ``~/.cache``). Later lessons reuse earlier
+    lessons' runs from here, so a notebook opened from another folder, or a
+    cell copied into another project, finds them instead of training again.
+    """
+    if os.environ.get(RUNS_ENV):
+        return Path(os.environ[RUNS_ENV]).expanduser().resolve()
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    if notebooks.is_dir():
+        return notebooks / "outputs"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "tfimagegen" / "runs"
+
+
+def train_missing(model: str, out: Path, **options) -> Path:
+    """:func:`train` a run that has not finished, saying so; a finished one is left as it is.
+
+    For lessons that reuse an earlier lesson's run: when it is missing, a line
+    says what is being trained and where, and Keras prints one line per epoch.
+
+    Returns:
+        The run's saved model file.
+    """
+    out = Path(out)
+    path = out / family(model).model_file
+    if path.is_file():
+        return path
+    settings = ", ".join(f"{k}={v}" for k, v in options.items() if v is not None) or "the recipe"
+    print(f"{out} has no finished {model} run: training it now ({settings}), one line per "
+          "epoch", flush=True)
+    return train(model, out, verbose=2, **options)
+
+
+def train_seconds(run_dir: Path) -> float:
+    """What a run's training cost in wall-clock seconds: its epochs (each with its
+    checkpoint and sample grid) plus its set-up (e.g. a latent model's decoder
+    sharpening), over every resume."""
+    from tfimagegen import training
+
+    run = read_run(Path(run_dir)) or {}
+    return run.get("setup_seconds", 0.0) + sum(e["seconds"]
+                                                for e in training.read_history(run_dir))
 
 
 def read_run(out: Path) -> dict | None:
@@ -381,7 +432,8 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None 
                          getattr(recipe, "num_classes", 0))
 
     with run_lock(out):
-        run = {"model": model, **options, "recipe": _settings(recipe), "network": network}
+        run = {"model": model, **options, "recipe": _settings(recipe), "network": network,
+               "setup_seconds": (previous or {}).get("setup_seconds", 0.0)}
         write_json(out / "run.json", run)
         return _fit(family(model), out, recipe, run, images, labels, build, verbose)
 
@@ -395,7 +447,10 @@ def _fit(fam: Family, out: Path, recipe, run: dict, images: np.ndarray,
 
     keras.utils.set_random_seed(run["seed"])
     module = fam.load()
+    start = time.perf_counter()
     net, dataset, validation = module.train_setup(recipe, run, images, labels, build)
+    run["setup_seconds"] = round(run["setup_seconds"] + time.perf_counter() - start, 3)
+    write_json(out / "run.json", run)
     steps = -(-len(images) // recipe.batch_size) if run["quick"] else recipe.steps_per_epoch
     z = training.fixed_latents(10 * getattr(net, "num_classes", 0) or 64, net.noise_shape,
                                run["seed"])

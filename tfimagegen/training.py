@@ -13,7 +13,8 @@ A *run folder* holds one training run:
   loses at most one epoch and the same command resumes it;
 * ``grids/epoch_NNNN.png``: the same fixed latent points decoded after each epoch;
 * ``progress.gif``: those grids as an animation (imageio);
-* ``history.json``: per-epoch losses and wall time;
+* ``history.json``: per-epoch losses and wall time (the epoch's steps, its
+  checkpoint and its sample grid: all an epoch costs);
 * ``samples.png`` and the saved model, written when training finishes.
 """
 
@@ -213,13 +214,17 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
 
 def run_callbacks(out: Path, z: tf.Tensor) -> list[keras.callbacks.Callback]:
-    """The callbacks of a run folder: resume, NaN stop, history, sample grids."""
+    """The callbacks of a run folder: resume, NaN stop, sample grids, history.
+
+    :class:`HistoryFile` comes last, so an epoch's ``seconds`` include its
+    checkpoint and its sample grid.
+    """
     out = Path(out)
     return [
         RunBackup(out / "backup"),
         StopOnNaN(),
-        HistoryFile(out / "history.json"),
         SampleGrid(out / "grids", z),
+        HistoryFile(out / "history.json"),
     ]
 
 
