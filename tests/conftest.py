@@ -11,6 +11,10 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["TFIMAGEGEN_QUICK"] = "1"
 os.environ["TFIMAGEGEN_DATA_SOURCE"] = "embedded"  # never touch the network
+if "TFIMAGEGEN_CACHE" not in os.environ:  # rendered data (emoji) goes to a folder of the session's
+    import tempfile
+
+    os.environ["TFIMAGEGEN_CACHE"] = tempfile.mkdtemp(prefix="tfimagegen-cache-")
 
 
 TWO_REPLICAS = """

@@ -92,4 +92,41 @@ def test_demo_writes_the_gallery(tmp_path):
     assert {"gaussian.png", "uniform.png", "fractal.png", "overview.png",
             "photo_gaussian_0.05.png", "photo_gaussian_0.15.png",
             "photo_gaussian_0.3.png", "gan_samples.png", "vae_samples.png",
-            "vae_latent_map.png", "diffusion_samples.png"} <= names
+            "vae_latent_map.png", "diffusion_samples.png", "emoji_gallery.png"} <= names
+    gallery = images.load_image(tmp_path / "demo" / "emoji_gallery.png")
+    assert gallery.shape == (9 * 64, 12 * 64, 3)  # a row of 12 per Unicode group, shown 2x
+
+
+def test_export_data_writes_what_a_run_would_train_on(tmp_path):
+    out = tmp_path / "emoji.npz"
+    assert main(["export-data", "emoji", "--split", "compositions", "--image-size", "16",
+                 "--out", str(out)]) == 0
+    with np.load(out) as f:
+        assert sorted(f.files) == ["captions", "class_names", "images", "labels"]
+        assert f["images"].dtype == np.uint8 and f["images"].shape[1:] == (16, 16, 3)
+        assert f["labels"].dtype == np.int32 and len(f["captions"]) == len(f["images"])
+        assert all("skin tone" in c for c in f["captions"])
+    digits = tmp_path / "digits.npz"
+    assert main(["export-data", "mnist", "--split", "test", "--out", str(digits)]) == 0
+    with np.load(digits) as f:
+        assert sorted(f.files) == ["class_names", "images", "labels"]
+        assert f["images"].shape == (1000, 28, 28, 1) and list(f["class_names"][:2]) == ["0", "1"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["emoji", "--split", "train", "--out", "{out}.png"], "--out must end in .npz"),
+    (["mnist", "--split", "compositions", "--out", "{out}"], "--split for mnist must be one of"),
+    (["mnist", "--split", "train", "--image-size", "32", "--out", "{out}"],
+     "--image-size applies to emoji and image folders"),
+    (["emoji", "--split", "train", "--image-size", "1000", "--out", "{out}"],
+     "--image-size must be an int in [8, 256], got 1000"),
+    (["cifar100", "--split", "train", "--out", "{out}"], "--data must be one of mnist"),
+    (["emoji", "--out", "{out}"], "the following arguments are required: --split"),
+])
+def test_export_data_failures_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, args,
+                                                                      message):
+    out = tmp_path / "x.npz"
+    assert main(["export-data", *(a.format(out=out) for a in args)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not list(tmp_path.iterdir())

