@@ -44,6 +44,10 @@ def test_drop_class_keeps_every_other_digit(digits):
     (lambda x, y: apply.drop_class(x, y, digit=10, keep=1), "digit must be a class"),
     (lambda x, y: apply.drop_class(x, y, digit=1, keep=10_000), "keep must be at most"),
     (lambda x, y: apply.train_student(x, y, steps=0), "steps must be an int >= 1"),
+    (lambda x, y: apply.classification_accuracy((x, y), (x.astype(np.float32), y), (x, y)),
+     "synthetic images must be uint8"),
+    (lambda x, y: apply.classification_accuracy((x, y), (x, y), (x, y[:3])),
+     "labels must be 3000 integers"),
 ])
 def test_bad_arguments_are_named(digits, call, message):
     (x, y), _ = digits
