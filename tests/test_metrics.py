@@ -154,6 +154,10 @@ def test_cli_evaluate_prints_one_json_line(tmp_path, capsys):
                            "label_accuracy"}
     assert result["fd"] == pytest.approx(0, abs=1e-3)
     assert result["copies"] == 0  # test digits, compared with the training split
+    np.savez(tmp_path / "xy.npz", x=x, y=y)  # labels under y, as np.savez(x=, y=) users write
+    assert main(["evaluate", str(tmp_path / "xy.npz"),
+                 "--reference", str(tmp_path / "real.npz")]) == 0
+    assert json.loads(capsys.readouterr().out)["label_accuracy"] == result["label_accuracy"]
 
 
 def test_cli_evaluate_takes_the_training_digits_and_copy_distance(tmp_path, capsys):

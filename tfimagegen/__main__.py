@@ -115,7 +115,8 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _read_images_npz(path: str, what: str) -> tuple:
-    """Images (key ``images``, or ``x``) and optional ``labels`` from an npz file."""
+    """Images (key ``images``, or ``x``) and optional labels (``labels``, or ``y``) from an
+    npz file, so files written by ``sample``, ``export-data`` and ``np.savez(x=, y=)`` all read."""
     from tfimagegen import data
 
     if not Path(path).is_file():
@@ -125,7 +126,8 @@ def _read_images_npz(path: str, what: str) -> tuple:
             key = next((k for k in ("images", "x") if k in archive.files), None)
             if key is None:
                 raise UsageError(f"{path} has no 'images' array; it has {sorted(archive.files)}")
-            labels = archive["labels"] if "labels" in archive.files else None
+            label_key = next((k for k in ("labels", "y") if k in archive.files), None)
+            labels = None if label_key is None else archive[label_key]
             return archive[key], labels
     except ValueError as err:
         raise UsageError(str(err)) from None
