@@ -260,8 +260,7 @@ def _cmd_export_data(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.suffix != ".npz":
         raise UsageError(f"--out must end in .npz, got {out}")
-    try:
-        data.check_source(args.source, args.split, args.image_size, args.fit, args.channels)
+    try:  # load_source checks the source and settings first, before anything loads
         split = data.load_source(args.source, args.split, args.image_size, args.fit,
                                  args.channels)
     except (ValueError, RuntimeError) as err:

@@ -37,6 +37,7 @@ import io
 import os
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -130,9 +131,11 @@ def _to_srgb(img):
         return img  # a broken profile: keep the pixels as they are
 
 
-def read_image(path: str | os.PathLike, size: int = DEFAULT_SIZE, fit: str = "crop"
+def read_image(path: str | os.PathLike | BinaryIO, size: int = DEFAULT_SIZE, fit: str = "crop"
                ) -> tuple[np.ndarray, bool]:
     """One image file as uint8 ``(size, size, 3)`` RGB on white, and whether it was upscaled.
+
+    ``path`` may also be an open binary file (e.g. ``io.BytesIO`` of bytes already read).
 
     Raises:
         ValueError: a file Pillow cannot read (or only partly), or one whose
@@ -221,14 +224,15 @@ def read_folder(root: str | os.PathLike, size: int = DEFAULT_SIZE, fit: str = "c
     images = np.zeros((len(files), size, size, 3), np.uint8)
     keep, digests, skipped, upscaled = [], [], [], 0
     for i, file in enumerate(files):
+        raw = file.read_bytes()  # read once: decoded, and hashed to find exact duplicates
         try:
-            images[len(keep)], small = read_image(file, size, fit)
+            images[len(keep)], small = read_image(io.BytesIO(raw), size, fit)
         except ValueError:
             skipped.append(file)
             continue
         keep.append(i)
         upscaled += small
-        digests.append(hashlib.sha1(file.read_bytes()).hexdigest())
+        digests.append(hashlib.sha1(raw).hexdigest())
     if not keep:
         raise ValueError(f"--data {root}: none of its {len(files)} files is an image Pillow can "
                          f"read (e.g. {files[0].name})")
