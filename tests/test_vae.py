@@ -126,8 +126,8 @@ def test_elbo_and_iwae_are_seeded_and_ordered(trained, digits):
 
 @pytest.mark.parametrize("images, error, message", [
     (np.zeros((4, 28, 28, 1), np.float32), TypeError, "must be uint8"),
-    (np.zeros((4, 32, 32, 1), np.uint8), ValueError, r"\(N, 28, 28\)"),
-    (np.zeros((0, 28, 28), np.uint8), ValueError, r"\(N, 28, 28\)"),
+    (np.zeros((4, 32, 32, 1), np.uint8), ValueError, r"\(N, 28, 28, 1\)"),
+    (np.zeros((0, 28, 28), np.uint8), ValueError, r"\(N, 28, 28, 1\)"),
 ])
 def test_bounds_reject_bad_images(trained, images, error, message):
     with pytest.raises(error, match=message):
@@ -145,7 +145,9 @@ def test_iwae_decodes_a_large_k_in_bounded_chunks(trained, digits):
         return trained.decoder(z, training=training)
 
     spy = type("Spy", (), {"encoder": trained.encoder, "decoder": staticmethod(decoder),
-                           "latent_dim": trained.latent_dim})()
+                           "latent_shape": trained.latent_shape, "likelihood": "bernoulli",
+                           "prepare": staticmethod(trained.prepare),
+                           "log_likelihood": staticmethod(trained.log_likelihood)})()
     chunked = vae.iwae_bound(spy, digits[:2], k=250, seed=1, samples_per_batch=100)
     assert max(sizes) <= 100 and sum(sizes) == 2 * 250
     whole = vae.iwae_bound(trained, digits[:2], k=250, seed=1)  # one call per image batch

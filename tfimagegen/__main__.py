@@ -6,11 +6,14 @@ Commands (each documented in the README):
 * ``demo --out DIR``: the main job of ``make demo``: noise images and a gallery.
 * ``evaluate SAMPLES.npz [--reference REAL.npz]``: quality scores as one JSON line.
 * ``train-classifier [--out PATH]``: rebuild the metrics classifier's weights.
-* ``train {gan,vae,diffusion} --out DIR [--latent-dim D] [--latent VAE_RUN] [--epochs N]
-  [--seed S] [--data D] [--quick] [--unconditional]``: train or resume.
-* ``sample DIR --num N --seed S [--label K] [--steps S] [--guidance W] --out FILE.npz``:
-  digits from a trained run.
-* ``elbo DIR --data PATH.npz [--k K]``: a VAE's ELBO (and IWAE bound) as one JSON line.
+* ``train {gan,vae,diffusion} --out DIR [--data D] [--image-size N] [--fit F]
+  [--channels C] [--latent-dim D] [--downsample F] [--latent-channels C]
+  [--latent VAE_RUN] [--epochs N] [--seed S] [--quick] [--unconditional]``: train or
+  resume, on any data source (the models take its shape and classes).
+* ``sample DIR --num N --seed S [--label K | --class NAME | --labels-from FILE.npz]
+  [--steps S] [--guidance W] --out FILE.npz``: images from a trained run.
+* ``elbo DIR [--data PATH.npz] [--k K]``: a VAE's ELBO (and IWAE bound) in nats and bits
+  per dimension as one JSON line; default data: the test split of the run's source.
 * ``synthetic-accuracy DIR [--per-class N] [--seed S] [--steps K]``: test accuracy of a
   fresh classifier trained on real, generated, and real + generated digits, as one
   JSON line.
@@ -173,12 +176,11 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     try:  # everything a user can get wrong is checked before TensorFlow loads
-        recipe, previous = runs.check_run_folder(args.model, out, args.latent_dim,
-                                                 args.unconditional, args.latent)
-        options = runs.resolve_options(out, previous, recipe, epochs=args.epochs, seed=args.seed,
-                                       data=args.data, quick=args.quick)
-        runs.check_data_arg(options["data"], needs_labels=recipe.needs_labels,
-                            num_classes=getattr(recipe, "num_classes", 0))
+        planned = runs.plan(args.model, out, epochs=args.epochs, seed=args.seed, data=args.data,
+                            quick=args.quick, latent_dim=args.latent_dim,
+                            unconditional=args.unconditional, latent=args.latent,
+                            downsample=args.downsample, latent_channels=args.latent_channels,
+                            image_size=args.image_size, fit=args.fit, channels=args.channels)
         runs.check_unlocked(out)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
@@ -186,9 +188,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from tfimagegen import training
 
     try:
-        path = runs.train(args.model, Path(args.out), epochs=args.epochs, seed=args.seed,
-                          data=args.data, quick=args.quick, latent_dim=args.latent_dim,
-                          unconditional=args.unconditional, latent=args.latent)
+        path = runs.execute(planned)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
     except training.NaNLossError as err:
@@ -202,20 +202,49 @@ def _cmd_sample(args: argparse.Namespace) -> None:
 
     if not args.out.endswith(".npz"):
         raise UsageError(f"--out must end in .npz, got {args.out}")
+    if sum(x is not None for x in (args.label, args.class_name, args.labels_from)) > 1:
+        raise UsageError("give one of --label, --class and --labels-from")
+    run_dir = Path(args.run_dir)
+    label, labels = args.label, None
     try:
-        digits, labels = runs.sample_with_labels(Path(args.run_dir), args.num, args.seed,
-                                                 args.label, steps=args.steps,
-                                                 guidance=args.guidance)
+        run = runs.read_run(run_dir) if args.class_name or args.labels_from else {}
+        if run is None:
+            raise runs.RunError(f"{run_dir} is not a tfimagegen run folder (no run.json)")
+        if args.class_name is not None:
+            label = runs.class_index(run, args.class_name)
+        if args.labels_from is not None:
+            labels, names = _read_labels(args.labels_from)
+            labels = runs.check_labels(run, labels, names)
+        images, labels = runs.sample_with_labels(run_dir, args.num, args.seed, label, labels,
+                                                 steps=args.steps, guidance=args.guidance)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
     from tfimagegen.files import save_npz
 
-    if labels is None:
-        save_npz(Path(args.out), images=digits)
-        print(f"wrote {args.out}: images {digits.shape} uint8")
-    else:
-        save_npz(Path(args.out), images=digits, labels=labels)
-        print(f"wrote {args.out}: images {digits.shape} uint8, labels {labels.shape} int32")
+    arrays = {"images": images}
+    if labels is not None:
+        arrays.update(labels=labels, class_names=np.array(runs.class_names(run_dir)))
+    save_npz(Path(args.out), **arrays)
+    print(f"wrote {args.out}: " + ", ".join(f"{k} {v.shape} {v.dtype}" for k, v in arrays.items()))
+
+
+def _read_labels(path: str) -> tuple[np.ndarray, tuple[str, ...] | None]:
+    """Labels (``labels`` or ``y``) and, if there, ``class_names`` of an npz file."""
+    from tfimagegen import data
+
+    if not Path(path).is_file():
+        raise UsageError(f"--labels-from file not found: {path}")
+    try:
+        with data.open_npz(path) as archive:
+            key = next((k for k in ("labels", "y") if k in archive.files), None)
+            if key is None:
+                raise UsageError(f"--labels-from {path} has no 'labels' (or 'y') array; it has "
+                                 f"{sorted(archive.files)}")
+            names = (tuple(str(n) for n in archive["class_names"])
+                     if "class_names" in archive.files else None)
+            return archive[key], names
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 def _cmd_elbo(args: argparse.Namespace) -> None:
@@ -276,6 +305,16 @@ def _cmd_export_data(args: argparse.Namespace) -> None:
     print(f"wrote {out}: " + ", ".join(f"{k} {v.shape} {v.dtype}" for k, v in arrays.items()))
 
 
+def _add_size_arguments(p: argparse.ArgumentParser) -> None:
+    """--image-size, --fit and --channels: how emoji and folders are drawn."""
+    p.add_argument("--image-size", type=int, default=None,
+                   help="emoji and folders: pixels per side (default 32)")
+    p.add_argument("--fit", choices=("crop", "pad"), default=None,
+                   help="folders: centre-crop (default) or pad non-square images with white")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                   help="folders: default 1 when every image is grey, else 3")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m tfimagegen`` argument parser."""
     parser = _Parser(prog="python -m tfimagegen", description=__doc__.split("\n")[0])
@@ -328,8 +367,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default: the notebook's full-mode recipe (resuming: the run's)")
     p.add_argument("--seed", type=_seed, default=None, help="default 0 (resuming: the run's)")
     p.add_argument("--data", default=None,
-                   help="mnist (default), fashion_mnist or PATH.npz (images under x or "
-                        "images, labels under y or labels); resuming: the run's")
+                   help="mnist (default), fashion_mnist, emoji, cifar10, a folder of images "
+                        "(class subfolders give labels) or PATH.npz (images under x or images, "
+                        "labels under y or labels); resuming: the run's")
+    _add_size_arguments(p)
+    p.add_argument("--downsample", type=int, default=None,
+                   help="vae: a spatial code this many times smaller than the image, 4 or 8 "
+                        "(default 4 for all but the digit sources, which get a flat code)")
+    p.add_argument("--latent-channels", type=int, default=None,
+                   help="vae: channels of a spatial code (default 4)")
     p.add_argument("--quick", action="store_true", default=None,
                    help="a few epochs on a few images (resuming: as the run was made)")
     p.add_argument("--unconditional", action="store_true",
@@ -344,7 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num", type=int, default=64)
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--label", type=int, default=None,
-                   help="conditional runs: draw only this class (default: all in turn)")
+                   help="conditional runs: draw only this class index (default: all in turn)")
+    p.add_argument("--class", dest="class_name", default=None, metavar="NAME",
+                   help="conditional runs: draw only the class of this name")
+    p.add_argument("--labels-from", default=None, metavar="FILE.npz",
+                   help="conditional runs: the class of each image, the first --num labels "
+                        "of this file (e.g. export-data --split test)")
     p.add_argument("--steps", type=int, default=None,
                    help="diffusion runs: sampler steps (default: the run's recipe)")
     p.add_argument("--guidance", type=_positive_float, default=None,
@@ -357,7 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("elbo", help="a VAE run's log-likelihood bounds on digits, in nats")
     p.add_argument("run_dir", help="a finished 'train vae' run folder")
-    p.add_argument("--data", required=True, help=".npz with uint8 28x28 digits under the key x")
+    p.add_argument("--data", default=None,
+                   help=".npz with uint8 images of the run's shape under the key x (default: "
+                        "the test split of the run's source)")
     p.add_argument("--k", type=int, default=1,
                    help="importance samples: 1 prints the ELBO; k > 1 adds the IWAE bound")
     p.add_argument("--seed", type=_seed, default=0)
@@ -387,12 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=("train", "validation", "test", "compositions", "all"),
                    help="all: every image the source holds, before splitting; compositions: "
                         "emoji only")
-    p.add_argument("--image-size", type=int, default=None,
-                   help="emoji and folders: pixels per side (default 32)")
-    p.add_argument("--fit", choices=("crop", "pad"), default=None,
-                   help="folders: centre-crop (default) or pad non-square images with white")
-    p.add_argument("--channels", type=int, choices=(1, 3), default=None,
-                   help="folders: default 1 when every image is grey, else 3")
+    _add_size_arguments(p)
     p.add_argument("--out", required=True,
                    help=".npz file: images (uint8 NHWC), labels (int32), class_names and, "
                         "where the source has them, captions")

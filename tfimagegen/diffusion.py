@@ -23,33 +23,39 @@ beside this one.
 
 Two spaces:
 
-* pixels: :func:`make_unet`, a small U-Net on float ``(batch, 28, 28, 1)``
+* pixels: :func:`make_unet`, a small U-Net on float ``(batch, H, W, C)``
   images in [-1, 1];
-* latents: :func:`make_latent_mlp` on the standardised latent codes of a
-  trained :class:`tfimagegen.vae.VAE`; the model keeps that VAE's decoder, so
-  its samples are pixel means in [0, 1] (Rombach et al. 2022,
-  arXiv:2112.10752, at digit size).
+* latents: the standardised latent codes of a trained
+  :class:`tfimagegen.vae.VAE`, by :func:`make_latent_mlp` for a flat code
+  (digits) or :func:`make_latent_unet` for a spatial one (colour); the model
+  keeps that VAE's decoder, so its samples are pixel means in [0, 1]
+  (Rombach et al. 2022, arXiv:2112.10752, on a CPU's budget).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from numbers import Integral
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from tfimagegen.files import write_json
 from tfimagegen.recipes import DiffusionRecipe as Recipe  # plain data, importable without TF
 
-__all__ = ["Recipe", "TimeEmbedding", "make_unet", "make_latent_mlp", "interpolate",
+__all__ = ["Recipe", "TimeEmbedding", "make_unet", "make_latent_mlp", "make_latent_unet",
+           "interpolate",
            "velocity_target", "euler_step", "heun_step", "ddim_step", "FlowMatching",
            "build_flow", "encode_latents", "sharpen_decoder", "latent_dataset", "standardize",
            "count_flops", "SAMPLERS"]
 
 SAMPLERS = ("euler", "heun")
+DIGIT_SHAPE = (28, 28, 1)
 
 
 class _OneTracePerModel(logging.Filter):
@@ -127,21 +133,26 @@ def _res_block(h, cond, width: int):
 
 
 def make_unet(num_classes: int = Recipe.num_classes, width: int = Recipe.width,
-              cond_dim: int = 128) -> keras.Model:
-    """(``x_t``, ``t``, label) → velocity: a U-Net for 28×28 images, sized for a CPU.
+              cond_dim: int = 128, image_shape: tuple[int, int, int] = DIGIT_SHAPE
+              ) -> keras.Model:
+    """(``x_t``, ``t``, label) → velocity: a U-Net for ``image_shape`` images, sized for a CPU.
 
-    Inputs: ``x_t`` float ``(batch, 28, 28, 1)``; ``t`` float ``(batch,)`` in
-    [0, 1]; and, if ``num_classes > 0``, ``label`` int ``(batch,)`` in
-    ``[0, num_classes]``, where ``num_classes`` means "no label". Output: float
-    ``(batch, 28, 28, 1)``, the predicted ``noise - image``.
+    Inputs: ``x_t`` float ``(batch, H, W, C)`` (digits: 28, 28, 1); ``t`` float
+    ``(batch,)`` in [0, 1]; and, if ``num_classes > 0``, ``label`` int
+    ``(batch,)`` in ``[0, num_classes]``, where ``num_classes`` means "no
+    label". Output: float ``(batch, H, W, C)``, the predicted ``noise - image``.
 
     A 2×2 stride-2 convolution first folds each 2×2 patch of pixels into
-    channels, so the network works at 14×14 (``width`` channels) and 7×7
-    (``2 * width``), with two residual blocks per level and a skip connection
-    across; a 2×2 transposed convolution unfolds the result. Every block gets
-    the time (and label) as a per-channel scale and shift.
+    channels, so the network works at H/2 (``width`` channels; 14×14 for
+    digits) and H/4 (``2 * width``), with two residual blocks per level and a
+    skip connection across; a 2×2 transposed convolution unfolds the result.
+    Every block gets the time (and label) as a per-channel scale and shift.
+    Sides must be divisible by 4.
     """
-    x = keras.Input((28, 28, 1), name="x_t")
+    h_, w_, c = (int(d) for d in image_shape)
+    if h_ % 4 or w_ % 4:
+        raise ValueError(f"image sides must be divisible by 4, got {h_}x{w_}")
+    x = keras.Input((h_, w_, c), name="x_t")
     inputs, t, label = _inputs(x, num_classes)
     cond = _condition(t, label, num_classes, cond_dim)
     h = layers.Conv2D(width, 2, strides=2, name="patchify")(x)            # 14×14
@@ -155,8 +166,40 @@ def make_unet(num_classes: int = Recipe.num_classes, width: int = Recipe.width,
     h = _res_block(h, cond, width)
     h = _res_block(h, cond, width)
     h = layers.Activation("silu")(layers.GroupNormalization(8)(h))
-    velocity = layers.Conv2DTranspose(1, 2, strides=2, name="unpatchify")(h)  # 28×28
+    velocity = layers.Conv2DTranspose(c, 2, strides=2, name="unpatchify")(h)  # 28×28
     return keras.Model(inputs, velocity, name="unet")
+
+
+def make_latent_unet(latent_shape: tuple[int, int, int], num_classes: int = Recipe.num_classes,
+                     width: int = 64, cond_dim: int = 128) -> keras.Model:
+    """(``z_t``, ``t``, label) → velocity on a spatial code: a U-Net at the code's size.
+
+    Inputs: ``z_t`` float ``(batch, h, w, c)``, a standardised VAE code (8×8×4
+    for 32-pixel images at f = 4) mixed with noise; ``t`` and ``label`` as in
+    :func:`make_unet`. Output: float ``(batch, h, w, c)``. The same residual
+    blocks as :func:`make_unet`, at ``h`` (``width`` channels) and ``h / 2``
+    (``2 * width``), with no patch folding: each position of the code already
+    stands for an f×f patch of pixels.
+    """
+    h_, w_, c = (int(d) for d in latent_shape)
+    z = keras.Input((h_, w_, c), name="z_t")
+    inputs, t, label = _inputs(z, num_classes)
+    cond = _condition(t, label, num_classes, cond_dim)
+    h = layers.Conv2D(width, 3, padding="same", name="stem")(z)
+    h = _res_block(h, cond, width)
+    skip = _res_block(h, cond, width)
+    h = layers.Conv2D(2 * width, 3, strides=2, padding="same")(skip)
+    h = _res_block(h, cond, 2 * width)
+    h = _res_block(h, cond, 2 * width)
+    h = layers.Conv2DTranspose(width, 2, strides=2)(h)
+    if h_ % 2 or w_ % 2:  # an odd side (7 for 28 pixels at f = 4) came back one too long
+        h = layers.Cropping2D(((0, h_ % 2), (0, w_ % 2)))(h)
+    h = layers.Concatenate()([h, skip])
+    h = _res_block(h, cond, width)
+    h = _res_block(h, cond, width)
+    h = layers.Activation("silu")(layers.GroupNormalization(8)(h))
+    velocity = layers.Conv2D(c, 3, padding="same", name="velocity")(h)
+    return keras.Model(inputs, velocity, name="latent_unet")
 
 
 def make_latent_mlp(latent_dim: int = 16, num_classes: int = Recipe.num_classes,
@@ -459,7 +502,9 @@ class FlowMatching(keras.Model):
             x = self.solve(noise[start:start + batch_size], chunk, steps=steps,
                            guidance=guidance, sampler=sampler, guidance_below=guidance_below)
             parts.append(self.decode(x).numpy())
-        return np.concatenate(parts) if parts else np.zeros((0, 28, 28, 1), np.float32)
+        if not parts:
+            return self.decode(tf.zeros((0, *self.noise_shape))).numpy()
+        return np.concatenate(parts)
 
     def sample(self, z: tf.Tensor, labels=None) -> tf.Tensor:
         """:meth:`generate` with the defaults: the sample grids of a run call this."""
@@ -494,13 +539,13 @@ class FlowMatching(keras.Model):
 
 
 def encode_latents(vae_model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Posterior means of uint8 ``(N, 28, 28, 1)`` digits under a VAE: float32 ``(N, latent_dim)``.
+    """Posterior means of uint8 ``(N, H, W, C)`` images under a VAE: float32
+    ``(N, *vae_model.noise_shape)``.
 
-    The digits are binarised at 0.5 first, as the VAE saw them in training.
+    The images are prepared as the VAE saw them in training (``VAE.prepare``:
+    digits binarised at 0.5).
     """
-    from tfimagegen import data
-
-    x = data.binarize(images).astype(np.float32) / 255.0
+    x = vae_model.prepare(images)
     return np.concatenate([vae_model.encoder.predict(x[i:i + batch_size], verbose=0)[0]
                            for i in range(0, len(x), batch_size)]).astype(np.float32)
 
@@ -509,9 +554,9 @@ def sharpen_decoder(decoder: keras.Model, latents: np.ndarray, images: np.ndarra
                     epochs: int, seed: int, batch_size: int = 64) -> keras.Model:
     """A copy of a VAE decoder fine-tuned to draw the grey digits behind their codes.
 
-    The VAE learned to draw *binarised* digits from *sampled* codes, so its
-    means are blurred. Here a copy learns ``latents`` (posterior means, float
-    ``(N, latent_dim)``) → ``images`` (uint8 ``(N, 28, 28, 1)``, as [0, 1]
+    The VAE learned to draw from *sampled* codes (and digits *binarised*), so
+    its means are blurred. Here a copy learns ``latents`` (posterior means,
+    float ``(N, *code)``) → ``images`` (uint8 ``(N, H, W, C)``, as [0, 1]
     targets of a cross-entropy) for ``epochs`` passes. The encoder and the
     latent space stay as they are; only the drawing sharpens, as Stable
     Diffusion's decoder was fine-tuned after its autoencoder was trained.
@@ -531,7 +576,7 @@ def sharpen_decoder(decoder: keras.Model, latents: np.ndarray, images: np.ndarra
 
 def latent_dataset(codes: np.ndarray, labels: np.ndarray | None, batch_size: int, *,
                    seed: int) -> tf.data.Dataset:
-    """A shuffled, repeating dataset of float32 ``(batch, latent_dim)`` codes (and int32 labels)."""
+    """A shuffled, repeating dataset of float32 ``(batch, *code)`` codes (and int32 labels)."""
     elements = codes if labels is None else (codes, np.asarray(labels, np.int32))
     ds = tf.data.Dataset.from_tensor_slices(elements).shuffle(len(codes), seed=seed,
                                                               reshuffle_each_iteration=True)
@@ -541,13 +586,16 @@ def latent_dataset(codes: np.ndarray, labels: np.ndarray | None, batch_size: int
 def build_flow(recipe: Recipe | None = None, seed: int | None = None, *,
                velocity: keras.Model | None = None, decoder: keras.Model | None = None,
                latents: np.ndarray | None = None,
-               strategy: tf.distribute.Strategy | None = None) -> FlowMatching:
+               strategy: tf.distribute.Strategy | None = None,
+               image_shape: tuple[int, int, int] = DIGIT_SHAPE) -> FlowMatching:
     """A compiled :class:`FlowMatching` for ``recipe`` (default ``Recipe()``).
 
-    Pixel space by default (:func:`make_unet`). Given a VAE's ``decoder`` and
-    ``latents`` (its codes of the training digits, from :func:`encode_latents`),
-    a latent model (:func:`make_latent_mlp`) that standardises the codes by
-    their per-dimension mean and std and draws through ``decoder``.
+    Pixel space by default (:func:`make_unet` for images of ``image_shape``).
+    Given a VAE's ``decoder`` and ``latents`` (its codes of the training
+    images, from :func:`encode_latents`), a latent model
+    (:func:`make_latent_mlp` for flat codes, :func:`make_latent_unet` for
+    feature maps) that standardises the codes by the mean and std of each
+    dimension (of each channel, for a map) and draws through ``decoder``.
     ``velocity`` swaps in a network of your own.
     """
     recipe = recipe or Recipe()
@@ -556,12 +604,16 @@ def build_flow(recipe: Recipe | None = None, seed: int | None = None, *,
     if decoder is not None:
         if latents is None:
             raise ValueError("a latent model needs latents: encode_latents(vae_model, images)")
-        extra = {"decoder": decoder, "latent_mean": latents.mean(0).tolist(),
-                 "latent_std": (latents.std(0) + 1e-6).tolist()}
+        per_channel = latents.reshape(-1, latents.shape[-1])
+        extra = {"decoder": decoder, "latent_mean": per_channel.mean(0).tolist(),
+                 "latent_std": (per_channel.std(0) + 1e-6).tolist()}
     with strategy.scope():
-        if velocity is None:
-            velocity = (make_unet(recipe.num_classes, recipe.width) if decoder is None
-                        else make_latent_mlp(latents.shape[1], recipe.num_classes, recipe.width))
+        if velocity is None and decoder is None:
+            velocity = make_unet(recipe.num_classes, recipe.width, image_shape=image_shape)
+        elif velocity is None:
+            velocity = (make_latent_mlp(latents.shape[1], recipe.num_classes, recipe.width)
+                        if latents.ndim == 2 else
+                        make_latent_unet(latents.shape[1:], recipe.num_classes, recipe.width))
         model = FlowMatching(velocity, num_classes=recipe.num_classes,
                              label_dropout=recipe.label_dropout, ema=recipe.ema,
                              steps=recipe.steps, guidance=recipe.guidance,
@@ -605,25 +657,44 @@ def count_flops(network: keras.Model) -> int:
 
 # The model-family functions (tfimagegen.families): how runs trains and samples flow matching.
 
+LATENT_FILE = "latent.json"  # a latent run's code statistics, for resuming
+
+
 def train_setup(recipe: Recipe, run: dict, images: np.ndarray, labels: np.ndarray | None,
                 build=None) -> tuple[FlowMatching, tf.data.Dataset, None]:
     """A compiled model and its training data: pixels in [-1, 1], or, for a
-    latent recipe, the VAE run's standardised codes of the digits (the VAE's
-    decoder sharpened by :func:`sharpen_decoder` first)."""
-    from tfimagegen import data, runs
+    latent recipe, the VAE run's standardised codes of the images (the VAE's
+    decoder sharpened by :func:`sharpen_decoder` first).
+
+    A latent run keeps what it computed: the codes' mean and std go to
+    ``latent.json`` in the run folder, and a resumed run reads them back
+    there (its sharpened decoder comes back with the rest of its weights from
+    the backup) instead of computing them again.
+    """
+    from tfimagegen import data, runfolder
 
     seed = run["seed"]
     labels = labels if recipe.num_classes else None
     if not recipe.latent:
         dataset = data.as_dataset(images, recipe.batch_size, seed=seed, scale="tanh",
                                   labels=labels, repeat=True)
-        return (build or build_flow)(recipe, seed), dataset, None
-    vae_model, _ = runs.load_run_model(recipe.latent)
+        model = (build(recipe, seed) if build is not None
+                 else build_flow(recipe, seed, image_shape=images.shape[1:]))
+        return model, dataset, None
+    vae_model, _ = runfolder.load_run_model(recipe.latent)
     latents = encode_latents(vae_model, images)
-    decoder = sharpen_decoder(vae_model.decoder, latents, images, epochs=recipe.decoder_epochs,
-                              seed=seed)
+    out = Path(run["out"])
+    saved = out / LATENT_FILE
+    resuming = saved.is_file() and (out / "backup").is_dir()
+    decoder = vae_model.decoder if resuming else sharpen_decoder(
+        vae_model.decoder, latents, images, epochs=recipe.decoder_epochs, seed=seed)
     keras.utils.set_random_seed(seed)
     model = (build or build_flow)(recipe, seed, decoder=decoder, latents=latents)
+    if resuming:
+        stats = json.loads(saved.read_text())
+        model.latent_mean, model.latent_std = stats["latent_mean"], stats["latent_std"]
+    else:
+        write_json(saved, {"latent_mean": model.latent_mean, "latent_std": model.latent_std})
     return model, latent_dataset(standardize(model, latents), labels, recipe.batch_size,
                                  seed=seed), None
 
@@ -634,13 +705,13 @@ def saved_model(model: FlowMatching) -> FlowMatching:
 
 
 def noise_shape(model: FlowMatching) -> tuple[int, ...]:
-    """One example's noise: ``(28, 28, 1)`` in pixels, ``(latent_dim,)`` in latents."""
+    """One example's noise: the image's shape in pixels, the code's in latents."""
     return model.noise_shape
 
 
 def generate(model: FlowMatching, noise: tf.Tensor, labels: np.ndarray | None = None, *,
              steps: int | None = None, guidance: float | None = None) -> np.ndarray:
-    """uint8 ``(n, 28, 28, 1)`` digits from ``noise``; ``steps`` and ``guidance``
+    """uint8 ``(n, H, W, C)`` images from ``noise``; ``steps`` and ``guidance``
     default to the model's (its recipe's)."""
     from tfimagegen import images
 

@@ -5,13 +5,16 @@ against this table before TensorFlow loads. Each family is a module with the
 same four functions, which :mod:`tfimagegen.runs` calls and nothing else:
 
 * ``train_setup(recipe, run, images, labels, build)`` → ``(model, dataset,
-  validation)``: a compiled ``keras.Model`` with ``sample(z)``,
+  validation)``, given the run's record (``run.json`` and ``"out"``, its
+  folder) and its uint8 ``(N, H, W, C)`` training images: a compiled
+  ``keras.Model`` for that shape with ``sample(z)``,
   ``output_range``, ``noise_shape`` (and ``num_classes``), the repeating
   training ``tf.data.Dataset``, and a validation dataset or ``None``;
 * ``saved_model(model)`` → the ``keras.Model`` a finished run saves;
 * ``noise_shape(saved)`` → the shape of one example's noise, e.g. ``(64,)``;
 * ``generate(saved, noise, labels, **options)`` → uint8 images
-  ``(n, 28, 28, 1)``; ``options`` are the recipe's ``sample_options``.
+  ``(n, H, W, C)`` of the run's shape; ``options`` are the recipe's
+  ``sample_options``.
 
 Its recipe (in :mod:`tfimagegen.recipes`, plain data) says which options a
 run takes (``configure``) and which ``sample`` takes (``sample_options``).

@@ -1,4 +1,4 @@
-"""A class-conditional DCGAN for 28×28 digits that trains well in minutes on a CPU.
+"""A class-conditional DCGAN for digits or colour images that trains well in minutes on a CPU.
 
 Taught in ``notebooks/02_gan.ipynb``. Follows DCGAN (Radford et al. 2015,
 arXiv:1511.06434) with the non-saturating loss of Goodfellow et al. 2014
@@ -31,6 +31,15 @@ __all__ = ["Recipe", "make_generator", "make_discriminator", "discriminator_loss
            "generator_loss", "cycle_labels", "generator_inputs", "GAN", "build_gan"]
 
 LABEL_DIM = 16  # size of the generator's label embedding
+DIGIT_SHAPE = (28, 28, 1)
+IMBALANCE = 1.5  # classes this much rarer than the commonest: fake labels follow the data
+
+
+def _check_shape(image_shape) -> tuple[int, int, int]:
+    h, w, c = (int(d) for d in image_shape)
+    if h % 4 or w % 4:
+        raise ValueError(f"image sides must be divisible by 4, got {h}x{w}")
+    return h, w, c
 
 
 def _check_num_classes(num_classes: object) -> int:
@@ -43,16 +52,20 @@ def _check_num_classes(num_classes: object) -> int:
 
 def make_generator(latent_dim: int = Recipe.latent_dim, width: int = Recipe.width,
                    kernel_size: int = Recipe.kernel_size,
-                   num_classes: int = Recipe.num_classes) -> keras.Model:
-    """(Noise, label) → digit: float ``(batch, 28, 28, 1)`` in [-1, 1].
+                   num_classes: int = Recipe.num_classes,
+                   image_shape: tuple[int, int, int] = DIGIT_SHAPE) -> keras.Model:
+    """(Noise, label) → image: float ``(batch, H, W, C)`` in [-1, 1] (digits: 28, 28, 1).
 
     Inputs: ``z``, float ``(batch, latent_dim)``, and, if ``num_classes > 0``,
     ``label``, int ``(batch,)`` in ``[0, num_classes)``, embedded in
-    :data:`LABEL_DIM` numbers and joined to ``z``. Then a dense layer to a 7×7
-    feature map, two stride-2 transposed convolutions (7 → 14 → 28), batch
-    normalisation and ReLU, and a ``tanh`` output layer.
+    :data:`LABEL_DIM` numbers and joined to ``z``. Then a dense layer to an
+    (H/4)×(W/4) feature map, two stride-2 transposed convolutions (7 → 14 → 28
+    for digits), batch normalisation and ReLU, and a ``tanh`` output layer of
+    ``C`` channels. Sides must be divisible by 4.
     """
     num_classes = _check_num_classes(num_classes)
+    side_h, side_w, c = _check_shape(image_shape)
+    rows, cols = side_h // 4, side_w // 4
     z = keras.Input((latent_dim,), name="z")
     inputs, h = z, z
     if num_classes:
@@ -60,21 +73,22 @@ def make_generator(latent_dim: int = Recipe.latent_dim, width: int = Recipe.widt
         inputs = [z, label]
         h = layers.Concatenate()([z, layers.Embedding(num_classes, LABEL_DIM,
                                                       name="label_embedding")(label)])
-    h = layers.Dense(7 * 7 * 2 * width, use_bias=False)(h)
+    h = layers.Dense(rows * cols * 2 * width, use_bias=False)(h)
     h = layers.ReLU()(layers.BatchNormalization()(h))
-    h = layers.Reshape((7, 7, 2 * width))(h)
+    h = layers.Reshape((rows, cols, 2 * width))(h)
     h = layers.Conv2DTranspose(width, kernel_size, strides=2, padding="same", use_bias=False)(h)
     h = layers.ReLU()(layers.BatchNormalization()(h))
     h = layers.Conv2DTranspose(width // 2, kernel_size, strides=2, padding="same",
                                use_bias=False)(h)
     h = layers.ReLU()(layers.BatchNormalization()(h))
-    image = layers.Conv2D(1, 3, padding="same", activation="tanh")(h)
+    image = layers.Conv2D(c, 3, padding="same", activation="tanh")(h)
     return keras.Model(inputs, image, name="generator")
 
 
 def make_discriminator(width: int = Recipe.d_width,
-                       num_classes: int = Recipe.num_classes) -> keras.Model:
-    """(Digit, label) → realness logit: float ``(batch, 28, 28, 1)`` in [-1, 1] → ``(batch, 1)``.
+                       num_classes: int = Recipe.num_classes,
+                       image_shape: tuple[int, int, int] = DIGIT_SHAPE) -> keras.Model:
+    """(Image, label) → realness logit: float ``(batch, H, W, C)`` in [-1, 1] → ``(batch, 1)``.
 
     Two stride-2 convolutions with LeakyReLU turn the image into features
     :math:`\\phi(x)`, and a dense layer scores them. No batch normalisation (it
@@ -84,7 +98,8 @@ def make_discriminator(width: int = Recipe.d_width,
     dotted with the features: high when the image looks like *that* digit.
     """
     num_classes = _check_num_classes(num_classes)
-    image = keras.Input((28, 28, 1), name="image")
+    side_h, side_w, c = _check_shape(image_shape)
+    image = keras.Input((side_h, side_w, c), name="image")
     h = layers.LeakyReLU(0.2)(layers.Conv2D(width // 2, 4, strides=2, padding="same")(image))
     h = layers.LeakyReLU(0.2)(layers.Conv2D(width, 4, strides=2, padding="same")(h))
     features = layers.Flatten()(h)
@@ -92,7 +107,8 @@ def make_discriminator(width: int = Recipe.d_width,
     if not num_classes:
         return keras.Model(image, logit, name="discriminator")
     label = keras.Input((), dtype="int32", name="label")
-    class_vector = layers.Embedding(num_classes, 7 * 7 * width, name="projection")(label)
+    class_vector = layers.Embedding(num_classes, side_h // 4 * (side_w // 4) * width,
+                                    name="projection")(label)
     logit = layers.Add()([logit, layers.Dot(axes=-1)([class_vector, features])])
     return keras.Model([image, label], logit, name="discriminator")
 
@@ -149,7 +165,7 @@ def generator_inputs(z, num_classes: int, labels=None):
 class GAN(keras.Model):
     """A generator and a discriminator trained against each other by ``fit``.
 
-    ``fit`` takes batches of real images, float ``(batch, 28, 28, 1)`` in
+    ``fit`` takes batches of real images, float ``(batch, H, W, C)`` in
     [-1, 1], or, for a conditional GAN (``num_classes > 0``), ``(images,
     labels)`` pairs (``data.as_dataset(..., labels=...)``).
 
@@ -198,6 +214,7 @@ class GAN(keras.Model):
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self._label_logits = None  # uniform fake labels (follow_label_frequencies changes it)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_score_tracker = keras.metrics.Mean(name="d_real")
@@ -240,10 +257,27 @@ class GAN(keras.Model):
         """A network's input: ``x`` alone (unconditional) or ``[x, labels]``."""
         return x if labels is None else [x, labels]
 
+    def follow_label_frequencies(self, labels: np.ndarray) -> None:
+        """Draw the fakes' labels as often as each class occurs in ``labels``, the training
+        labels, when the classes are imbalanced (the commonest more than :data:`IMBALANCE`
+        times the rarest, or a class missing); otherwise they stay uniform.
+
+        Either way every fake asks for a class the real data has, in about its share:
+        on emoji, People & Body is 60 % of the images and gets 60 % of the fakes.
+        """
+        counts = np.bincount(np.asarray(labels), minlength=self.num_classes)[:self.num_classes]
+        if counts.max() > IMBALANCE * counts.min():
+            log_share = np.where(counts > 0, np.log(np.maximum(counts, 1) / counts.sum()), -1e9)
+            self._label_logits = tf.constant(log_share[None], tf.float32)
+
     def _random_labels(self, batch: tf.Tensor) -> tf.Tensor | None:
-        """Uniform int32 ``(batch,)`` labels for fakes, or ``None`` (unconditional)."""
+        """int32 ``(batch,)`` labels for fakes (uniform, or the data's frequencies), or
+        ``None`` (unconditional)."""
         if not self.num_classes:
             return None
+        if self._label_logits is not None:
+            return keras.random.categorical(self._label_logits, batch, dtype="int32",
+                                            seed=self.seed_generator)[0]
         return keras.random.randint((batch,), 0, self.num_classes, seed=self.seed_generator,
                                     dtype="int32")
 
@@ -324,19 +358,23 @@ class GAN(keras.Model):
 def build_gan(recipe: Recipe | None = None, seed: int | None = None,
               strategy: tf.distribute.Strategy | None = None,
               generator: keras.Model | None = None,
-              discriminator: keras.Model | None = None) -> GAN:
+              discriminator: keras.Model | None = None,
+              image_shape: tuple[int, int, int] = DIGIT_SHAPE) -> GAN:
     """A compiled :class:`GAN` for ``recipe`` (default ``Recipe()``), under ``strategy``'s scope.
 
-    ``generator`` and ``discriminator`` swap in networks of your own (with the
-    inputs and outputs of :func:`make_generator` and :func:`make_discriminator`
-    for ``recipe.num_classes``); by default the recipe's are built.
+    ``image_shape`` ``(H, W, C)`` is the data's. ``generator`` and
+    ``discriminator`` swap in networks of your own (with the inputs and
+    outputs of :func:`make_generator` and :func:`make_discriminator` for
+    ``recipe.num_classes``); by default the recipe's are built.
     """
     recipe = recipe or Recipe()
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         gan = GAN(generator or make_generator(recipe.latent_dim, recipe.width,
-                                              recipe.kernel_size, recipe.num_classes),
-                  discriminator or make_discriminator(recipe.d_width, recipe.num_classes),
+                                              recipe.kernel_size, recipe.num_classes,
+                                              image_shape),
+                  discriminator or make_discriminator(recipe.d_width, recipe.num_classes,
+                                                      image_shape),
                   latent_dim=recipe.latent_dim, num_classes=recipe.num_classes, ema=recipe.ema,
                   seed=seed, name="gan")
         gan.build()
@@ -354,9 +392,16 @@ def train_setup(recipe: Recipe, run: dict, images: np.ndarray, labels: np.ndarra
     """A compiled GAN and its training data, float [-1, 1] (with labels if conditional)."""
     from tfimagegen import data
 
+    labels = labels if recipe.num_classes else None
     dataset = data.as_dataset(images, recipe.batch_size, seed=run["seed"], scale="tanh",
-                              labels=labels if recipe.num_classes else None, repeat=True)
-    return (build or build_gan)(recipe, run["seed"]), dataset, None
+                              labels=labels, repeat=True)
+    if build is not None:
+        model = build(recipe, run["seed"])
+    else:
+        model = build_gan(recipe, run["seed"], image_shape=images.shape[1:])
+    if labels is not None:
+        model.follow_label_frequencies(labels)
+    return model, dataset, None
 
 
 def saved_model(model: GAN) -> keras.Model:
@@ -371,7 +416,7 @@ def noise_shape(generator: keras.Model) -> tuple[int, ...]:
 
 def generate(generator: keras.Model, z: tf.Tensor, labels: np.ndarray | None = None
              ) -> np.ndarray:
-    """uint8 ``(n, 28, 28, 1)`` digits of a saved generator from ``z`` (and labels)."""
+    """uint8 ``(n, H, W, C)`` images of a saved generator from ``z`` (and labels)."""
     from tfimagegen import images
 
     num_classes = 0 if labels is None else int(generator.get_layer("label_embedding").input_dim)

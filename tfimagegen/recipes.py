@@ -41,7 +41,8 @@ class _EpochBudget:
         return bool(getattr(self, "num_classes", 0))
 
     def configure(self, *, latent_dim: int | None = None, unconditional: bool = False,
-                  latent: str | None = None):
+                  latent: str | None = None, downsample: int | None = None,
+                  latent_channels: int | None = None):
         """This recipe with ``train``'s options applied.
 
         Raises:
@@ -51,6 +52,9 @@ class _EpochBudget:
         recipe = self
         if latent is not None:
             raise ValueError("--latent is for diffusion runs")
+        if (downsample, latent_channels) != (None, None):
+            raise ValueError(f"--{'downsample' if downsample is not None else 'latent-channels'}"
+                             " is for vae runs (a spatial autoencoder)")
         if latent_dim is not None:
             if not hasattr(self, "latent_dim"):
                 raise ValueError("--latent-dim is for gan and vae runs")
@@ -63,6 +67,14 @@ class _EpochBudget:
                                  "always unconditional")
             recipe = replace(recipe, num_classes=0)
         return recipe
+
+    def for_data(self, *, num_classes: int, binary: bool, given: dict):
+        """This recipe fitted to the training data: a conditional model is told its
+        ``num_classes`` classes (those the data has; 0 keeps it unconditional).
+        ``binary`` and ``given`` (the options given to ``train``) matter to the VAE."""
+        if getattr(self, "num_classes", 0):
+            return replace(self, num_classes=num_classes)
+        return self
 
 
 @dataclass(frozen=True)
@@ -100,7 +112,7 @@ class VAERecipe(_EpochBudget):
     random 1-pixel shifts against overfitting the 4,000 embedded digits.
     """
 
-    latent_dim: int = 16  # 16 is plenty for digits; 2 draws a map (notebook 03)
+    latent_dim: int = 16  # flat latent: 16 is plenty for digits; 2 draws a map (notebook 03)
     width: int = 32  # channels of the 14x14 layers (7x7 have twice); 48 was no better per minute
     batch_size: int = 64
     learning_rate: float = 1e-3  # Adam; the tutorial's 1e-4 learns ~10x slower per step
@@ -108,6 +120,53 @@ class VAERecipe(_EpochBudget):
     shift: int = 1  # random shifts of up to 1 pixel while training: ~8 nats on 4,000 digits
     epochs: int = 110  # 3-4.5 min on 2 CPU cores, whatever the data; validation ELBO flat from ~90
     quick_epochs: int = 2  # for tests
+    likelihood: str = "bernoulli"  # binarised digits; "gaussian": dequantised colour (for_data)
+    downsample: int = 0  # 0: a flat latent_dim code; 4 or 8: a spatial (side/f)^2 x channels code
+    latent_channels: int = 4  # channels of a spatial code (the latent-diffusion paper's KL-f4: 3)
+
+    legacy: ClassVar[dict] = {"likelihood": "bernoulli", "downsample": 0, "latent_channels": 4}
+    DOWNSAMPLES: ClassVar[tuple[int, ...]] = (4, 8)
+
+    def configure(self, *, latent_dim: int | None = None, unconditional: bool = False,
+                  latent: str | None = None, downsample: int | None = None,
+                  latent_channels: int | None = None) -> VAERecipe:
+        recipe = super().configure(latent_dim=latent_dim, unconditional=unconditional,
+                                   latent=latent)
+        if downsample is not None:
+            if downsample not in self.DOWNSAMPLES:
+                raise ValueError(f"--downsample must be 4 or 8, got {downsample!r}")
+            if latent_dim is not None:
+                raise ValueError("--latent-dim is the size of a flat code; a spatial "
+                                 "autoencoder (--downsample) takes --latent-channels")
+            recipe = replace(recipe, downsample=downsample)
+        if latent_channels is not None:
+            if isinstance(latent_channels, bool) or not isinstance(latent_channels, int) \
+                    or not 1 <= latent_channels <= 64:
+                raise ValueError(f"--latent-channels must be an int in [1, 64], got "
+                                 f"{latent_channels!r}")
+            if latent_dim is not None:
+                raise ValueError("--latent-channels is for a spatial code; --latent-dim sets a "
+                                 "flat one")
+            recipe = replace(recipe, latent_channels=latent_channels)
+        return recipe
+
+    def for_data(self, *, num_classes: int, binary: bool, given: dict) -> VAERecipe:
+        """Binarised digits keep the Bernoulli decoder and the flat code. Any other
+        images get a Gaussian likelihood on dequantised pixels and, unless
+        ``--latent-dim`` was given, a spatial code downsampled 4 times (the one
+        latent diffusion needs); random shifts are for digits only."""
+        if binary:
+            recipe = self
+        else:
+            recipe = replace(self, likelihood="gaussian", shift=0)
+            if given.get("latent_dim") is None and not recipe.downsample:
+                recipe = replace(recipe, downsample=4)
+        return recipe
+
+    @property
+    def spatial(self) -> bool:
+        """Whether the code is a feature map (``downsample`` > 0) rather than a vector."""
+        return bool(self.downsample)
 
 
 @dataclass(frozen=True)
@@ -137,22 +196,34 @@ class DiffusionRecipe(_EpochBudget):
 
     sample_options: ClassVar[tuple[str, ...]] = ("steps", "guidance")
 
-    def for_latents(self, vae_run: str) -> DiffusionRecipe:
+    def for_latents(self, vae_run: str, spatial: bool = False) -> DiffusionRecipe:
         """The recipe in the latent space of the VAE run folder ``vae_run``.
 
-        An MLP of 256 units, batch 256, 40 epochs of 20,480 codes (3,200 steps, about
-        a minute, after about 12 s sharpening the decoder), 20 Heun steps, guidance 4
-        for t <= 0.3. The epochs are large because an epoch of 4,000 codes takes a
-        fraction of a second, less than its sample grid.
+        A flat code (digits): an MLP of 256 units, batch 256, 40 epochs of
+        20,480 codes (3,200 steps, about a minute, after about 12 s sharpening
+        the decoder), 20 Heun steps, guidance 4 for t <= 0.3. The epochs are
+        large because an epoch of 4,000 codes takes a fraction of a second,
+        less than its sample grid.
+
+        A spatial code (``spatial``, colour images): a small U-Net at the
+        code's resolution (:func:`tfimagegen.diffusion.make_latent_unet`, 64
+        channels), 40 epochs of 4,000 codes, 20 Heun steps, guidance 2 for
+        t <= 0.7, the decoder sharpened for 2 epochs.
         """
+        if spatial:
+            return replace(self, latent=str(vae_run), width=64, sampler="heun",
+                           learning_rate=1e-3, decoder_epochs=2, epochs=40)
         return replace(self, latent=str(vae_run), width=256, batch_size=256, guidance=4.0,
                        guidance_below=0.3, sampler="heun", decoder_epochs=10,
                        epoch_images=80 * 256, epochs=40)
 
     def configure(self, *, latent_dim: int | None = None, unconditional: bool = False,
-                  latent: str | None = None) -> DiffusionRecipe:
-        recipe = super().configure(latent_dim=latent_dim, unconditional=unconditional)
-        return recipe if latent is None else recipe.for_latents(latent)
+                  latent: str | None = None, downsample: int | None = None,
+                  latent_channels: int | None = None, spatial: bool = False
+                  ) -> DiffusionRecipe:
+        recipe = super().configure(latent_dim=latent_dim, unconditional=unconditional,
+                                   downsample=downsample, latent_channels=latent_channels)
+        return recipe if latent is None else recipe.for_latents(latent, spatial)
 
 
 @dataclass(frozen=True)

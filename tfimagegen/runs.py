@@ -9,44 +9,35 @@ the same four functions. Everything here is also callable from Python.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from tfimagegen.data import first_line
+from tfimagegen import rundata
 from tfimagegen.families import FAMILIES, Family
 from tfimagegen.files import atomic_path, write_json
+from tfimagegen.runfolder import (  # noqa: F401  (re-exported: runs.RunError, ...)
+    LOCK_NAME,
+    MAX_SEED,
+    RunError,
+    check_seed,
+    check_unlocked,
+    family,
+    load_run_model,
+    read_run,
+    run_lock,
+)
 
-NAMED_DATA = ("mnist", "fashion_mnist")  # --data names; anything else is a .npz file
-QUICK_IMAGES = 512  # --quick trains on this many images, for tests and smoke runs
+QUICK_IMAGES = rundata.QUICK_IMAGES  # --quick trains on this many images
 MAX_SAMPLES = 100_000  # sample --num: 78 MB of uint8 digits
 MAX_K = 100_000  # elbo --k: importance samples per digit (decoded in bounded chunks)
-MAX_SEED = 2**32  # keras.utils.set_random_seed seeds NumPy, which takes [0, 2**32)
 MAX_STEPS = 1000  # sample --steps: sampler steps of a diffusion run
 MAX_GUIDANCE = 100.0  # sample --guidance: classifier-free guidance weight
-LOCK_NAME = ".lock"  # held (flock) by the process training into a run folder
 RUNS_ENV = "TFIMAGEGEN_RUNS"  # where the lessons keep their run folders (lessons_folder)
-
-
-class RunError(Exception):
-    """A run folder or argument that cannot be used; the message says why."""
-
-
-def family(model: str) -> Family:
-    """The :class:`tfimagegen.families.Family` called ``model``.
-
-    Raises:
-        RunError: a name that is not in the table.
-    """
-    if model not in FAMILIES:
-        raise RunError(f"model must be one of {', '.join(FAMILIES)}, got {model!r}")
-    return FAMILIES[model]
 
 
 def lessons_folder() -> Path:
@@ -98,170 +89,148 @@ def train_seconds(run_dir: Path) -> float:
                                                 for e in training.read_history(run_dir))
 
 
-def read_run(out: Path) -> dict | None:
-    """``run.json`` of a run folder, ``None`` for a missing or empty folder.
+def load_training_data(source: str, quick: bool = False, split: str = "train"
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(images, labels)`` of ``--data`` as :func:`tfimagegen.rundata.load` reads it.
+
+    Images are uint8 ``(N, S, S, C)``; labels int32 ``(N,)``, or ``None``.
 
     Raises:
-        RunError: the folder holds other files, or an unreadable ``run.json``.
+        RunError: as :func:`tfimagegen.rundata.load`.
+    """
+    found = rundata.load(source, split, quick)
+    return found.images, found.labels
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What a ``train`` call will do, checked before TensorFlow loads (:func:`plan`).
+
+    ``recipe`` is fitted to the data, ``options`` are the run's settings
+    (:func:`resolve_options`), ``record`` describes the training data and
+    ``loaded`` holds it when reading it needed no TensorFlow (else ``None``).
+    """
+
+    model: str
+    out: Path
+    recipe: object
+    previous: dict | None
+    options: dict
+    record: dict
+    loaded: rundata.RunData | None
+
+
+def plan(model: str, out: Path, *, epochs: int | None = None, seed: int | None = None,
+         data: str | os.PathLike | None = None, quick: bool | None = None,
+         latent_dim: int | None = None, unconditional: bool = False,
+         latent: str | os.PathLike | None = None, downsample: int | None = None,
+         latent_channels: int | None = None, image_size: int | None = None,
+         fit: str | None = None, channels: int | None = None) -> Plan:
+    """Check everything a ``train`` call could get wrong, without TensorFlow.
+
+    The options are :func:`train`'s. The data is read (except a Keras source,
+    whose shape and classes are known) and the recipe fitted to it
+    (``recipe.for_data``): a conditional model gets the data's classes, a VAE
+    the likelihood and code of its images. Resuming, the recipe and the data
+    must be those of the run.
+
+    Raises:
+        RunError: as :func:`check_run_folder`, :func:`resolve_options` and
+            :func:`tfimagegen.rundata.load`; data without the labels a
+            conditional model needs; a run made on other data, or a ``latent``
+            VAE run made on other data or another shape.
     """
     out = Path(out)
-    if not out.exists() or (out.is_dir() and all(p.name == LOCK_NAME for p in out.iterdir())):
-        return None
-    if not out.is_dir():
-        raise RunError(f"{out} is a file, not a run folder")
-    try:
-        run = json.loads((out / "run.json").read_text())
-    except FileNotFoundError:
-        raise RunError(f"{out} is not empty and holds no run.json: not a tfimagegen run "
-                       "folder; choose another --out") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RunError(f"{out / 'run.json'} is damaged ({first_line(err)})") from None
-    if not isinstance(run, dict):
-        raise RunError(f"{out / 'run.json'} is damaged (a JSON {type(run).__name__}, not the "
-                       "record of a run)")
-    if run.get("model") not in FAMILIES:
-        raise RunError(f"{out / 'run.json'} names an unknown model {run.get('model')!r}")
-    return run
+    recipe, previous = check_run_folder(model, out, latent_dim, unconditional, latent,
+                                        downsample, latent_channels)
+    options = resolve_options(out, previous, recipe, epochs=epochs, seed=seed, data=data,
+                              quick=quick, image_size=image_size, fit=fit, channels=channels)
+    if recipe.needs_labels:  # a folder without class subfolders, refused before decoding it
+        rundata.check_labelled(options["data"], _no_labels(options["data"]))
+    record, loaded = rundata.describe(options["data"], options["quick"],
+                                      **_sized(options))
+    if recipe.needs_labels and not record["num_classes"]:
+        raise _no_labels(options["data"])
+    if recipe.needs_labels and record["num_classes"] < 2:
+        raise RunError(f"--data {options['data']} has one class; a conditional model needs "
+                       "at least 2: pass --unconditional")
+    recipe = recipe.for_data(num_classes=record["num_classes"], binary=rundata.binary(record),
+                             given={"latent_dim": latent_dim, "downsample": downsample})
+    factor = getattr(recipe, "downsample", 0)
+    if factor and record["shape"][0] % factor:
+        raise RunError(f"--downsample {factor}: the side of {options['data']}'s images, "
+                       f"{record['shape'][0]}, is not divisible by {factor}; choose "
+                       f"--image-size (e.g. {record['shape'][0] // factor * factor}) or "
+                       "--downsample 4")
+    check_recipe(out, recipe, previous)
+    check_same_data(out, previous, record)
+    if getattr(recipe, "latent", ""):
+        _check_latent_data(recipe.latent, record)
+    return Plan(model, out, recipe, previous, options, record, loaded)
 
 
-@contextlib.contextmanager
-def run_lock(out: Path) -> Iterator[None]:
-    """Hold the run folder ``out`` for one writer; released when the block ends.
-
-    An ``flock`` on ``out/.lock``: the operating system drops it when the
-    process ends, even by ``kill -9``, so a killed run never blocks its rerun.
-
-    Raises:
-        RunError: another process holds the folder.
-    """
-    import fcntl
-
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / LOCK_NAME, "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another process"
-            raise RunError(f"{out} is being trained by {holder}; wait for it to finish, or "
-                           "choose another --out") from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"process {os.getpid()}")
-        lock.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def check_unlocked(out: Path) -> None:
-    """Raise :class:`RunError` now if another process is training into ``out``."""
-    if (Path(out) / LOCK_NAME).is_file():
-        with run_lock(Path(out)):
-            pass
-
-
-def check_data_arg(source: str, needs_labels: bool = False, num_classes: int = 0) -> None:
-    """Reject a ``--data`` value that cannot work, without importing TensorFlow.
-
-    An npz file is read and checked whole: 28×28 uint8 digits, at least one,
-    and, if ``needs_labels`` (a conditional GAN), labels under ``y`` (or
-    ``labels``), in ``[0, num_classes)`` when ``num_classes`` is given.
-
-    Raises:
-        RunError: not mnist, fashion_mnist or a usable .npz file.
-    """
-    if source in NAMED_DATA:
-        return
-    _check_data_name(source)
-    images, labels = load_digits_npz(source)
-    _check_training_data(source, images, labels, needs_labels, num_classes)
-
-
-def _check_data_name(source: str) -> None:
-    if source not in NAMED_DATA and not source.endswith(".npz"):
-        raise RunError(f"--data must be {', '.join(NAMED_DATA)} or a .npz file, got {source!r}")
-
-
-def _check_training_data(source: str, images: np.ndarray, labels: np.ndarray | None,
-                         needs_labels: bool, num_classes: int) -> None:
-    if not len(images):
-        raise RunError(f"--data {source} holds no images")
-    if needs_labels and labels is None:
-        raise _no_labels(source)
-    if needs_labels and num_classes and labels.max() >= num_classes:
-        raise RunError(f"--data {source}: labels must be in [0, {num_classes}), "
-                       f"got up to {labels.max()}")
+def _sized(options: dict) -> dict:
+    return {k: options.get(k) for k in ("image_size", "fit", "channels")}
 
 
 def _no_labels(source: str) -> RunError:
-    return RunError(f"--data {source} has no labels (an npz file needs the key 'y' or "
-                    "'labels'); a conditional model "
-                    "is told which digit to draw, so it needs them: add them, or pass "
-                    "--unconditional")
+    where = ("an npz file needs the key 'y' or 'labels'" if source.endswith(".npz") else
+             "a folder needs one subfolder per class")
+    return RunError(f"--data {source} has no labels ({where}); a conditional model is told "
+                    "which class to draw, so it needs them: add them, or pass --unconditional")
 
 
-def load_training_data(source: str, quick: bool = False, split: str = "train"
-                       ) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(images, labels)`` for ``--data``: mnist, fashion_mnist or PATH.npz.
+def _shape_text(shape) -> str:
+    return "x".join(map(str, shape))
 
-    Images are uint8 ``(N, 28, 28, 1)``; labels are integers ``(N,)``, or
-    ``None`` for an npz file without labels. For mnist and fashion_mnist,
-    ``split`` picks ``"train"`` (the digits a model trains on) or
-    ``"validation"`` (held out from them); an npz file is all training data.
 
-    Raises:
-        RunError: an unknown name, or an npz file of the wrong shape.
+def check_same_data(out: Path, previous: dict | None, record: dict) -> None:
+    """Raise :class:`RunError` if ``out`` holds a run made on other data than ``record``.
+
+    The shape and classes must agree; the fingerprint too, where both have one
+    (a Keras source has one once it is loaded).
     """
-    from tfimagegen import data
+    if not previous:
+        return
+    before = rundata.recorded(previous)
+    hint = "rerun with the --data it was made with, or choose another --out"
+    if list(before["shape"]) != list(record["shape"]):
+        raise RunError(f"{out} holds a run trained on {_shape_text(before['shape'])} images, "
+                       f"not {_shape_text(record['shape'])}; {hint}")
+    if before["num_classes"] and record["num_classes"] and \
+            list(before["class_names"]) != list(record["class_names"]):
+        raise RunError(f"{out} holds a run trained on the classes "
+                       f"{', '.join(before['class_names'][:4])}..., not "
+                       f"{', '.join(record['class_names'][:4])}...; {hint}")
+    if before.get("fingerprint") and record.get("fingerprint") and \
+            before["fingerprint"] != record["fingerprint"]:
+        raise RunError(f"{out} holds a run trained on other images ({before['count']:,}, "
+                       f"fingerprint {before['fingerprint']}), not these ({record['count']:,}, "
+                       f"{record['fingerprint']}); {hint}")
 
-    _check_data_name(source)
-    if source == "mnist":
-        images, labels = data.load_mnist(split)
-    elif source == "fashion_mnist":
-        try:
-            images, labels = data.load_fashion_mnist(split)
-        except RuntimeError as err:
-            raise RunError(str(err)) from None
-    elif source.endswith(".npz"):
-        images, labels = load_digits_npz(source)
-    if quick:
-        images, labels = images[:QUICK_IMAGES], None if labels is None else labels[:QUICK_IMAGES]
-    return images, labels
 
-
-def load_digits_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """uint8 ``(N, 28, 28, 1)`` digits under the key ``x`` (or ``images``) of an
-    ``.npz`` file, and their labels under ``y`` (or ``labels``), or ``None``.
-
-    Raises:
-        RunError: a missing or unreadable file, a missing key, a wrong dtype or shape.
-    """
-    from tfimagegen import data
-
-    try:
-        images, labels = data.load_npz(path)
-    except FileNotFoundError:
-        raise RunError(f"--data {path}: no such file") from None
-    except (ValueError, TypeError) as err:
-        raise RunError(str(err)) from None
-    if images.shape[1:] != (28, 28, 1):
-        raise RunError(f"--data {path}: the models take 28x28 greyscale images, "
-                       f"got {images.shape[1:]}")
-    return images, labels
+def _check_latent_data(vae_run: str, record: dict) -> None:
+    vae_data = rundata.recorded(read_run(Path(vae_run)))
+    if vae_data["source"] != record["source"] or list(vae_data["shape"]) != list(record["shape"]):
+        raise RunError(f"--latent {vae_run} was trained on {vae_data['source']} "
+                       f"({_shape_text(vae_data['shape'])}), not on {record['source']} "
+                       f"({_shape_text(record['shape'])}); train the VAE on this --data first")
 
 
 def check_run_folder(model: str, out: Path, latent_dim: int | None = None,
-                     unconditional: bool = False, latent: str | os.PathLike | None = None):
-    """The recipe a ``train`` call will use, once ``out`` is known to fit it.
+                     unconditional: bool = False, latent: str | os.PathLike | None = None,
+                     downsample: int | None = None, latent_channels: int | None = None):
+    """The recipe a ``train`` call starts from, and the run ``out`` holds.
 
     Needs no TensorFlow, so the command line calls it before TensorFlow loads.
+    The recipe is not yet fitted to the data (:func:`plan` does that and
+    compares it with the run's, :func:`check_recipe`).
 
     Args:
         model: a family of :data:`tfimagegen.families.FAMILIES`.
-        latent_dim, unconditional, latent: ``train``'s options, for the
-            families that take them (the recipe's ``configure`` says).
+        latent_dim, unconditional, latent, downsample, latent_channels:
+            ``train``'s options, for the families that take them (the recipe's
+            ``configure`` says).
 
     Returns:
         ``(recipe, previous)``: the family's recipe with the options applied,
@@ -269,26 +238,33 @@ def check_run_folder(model: str, out: Path, latent_dim: int | None = None,
 
     Raises:
         RunError: an unknown model, bad options, a ``latent`` folder that is not
-            a finished VAE run, or a folder holding another run (another model,
-            or one made with other recipe settings, e.g. by an older version).
+            a finished VAE run, or a folder holding another model's run.
     """
     fam = family(model)
+    extra = {}
     if latent is not None:
         latent = os.fspath(latent)
+        if hasattr(fam.recipe, "for_latents"):
+            vae_run = check_latent_run(latent)
+            extra["spatial"] = bool(vae_run.get("recipe", {}).get("downsample", 0))
     try:
         recipe = fam.recipe().configure(latent_dim=latent_dim, unconditional=unconditional,
-                                        latent=latent)
+                                        latent=latent, downsample=downsample,
+                                        latent_channels=latent_channels, **extra)
     except ValueError as err:
         raise RunError(str(err)) from None
-    if latent is not None:  # a family that takes --latent: it must be a finished VAE run
-        check_latent_run(latent)
+    if latent is not None:
         recipe = dataclasses.replace(recipe, latent=str(Path(latent).resolve()))
     previous = read_run(out)
-    if previous is None:
-        return recipe, None
-    if previous["model"] != model:
+    if previous is not None and previous["model"] != model:
         raise RunError(f"{out} holds a {previous['model']} run, not a {model} run")
-    before = dict(previous.get("recipe", {}))
+    return recipe, previous
+
+
+def check_recipe(out: Path, recipe, previous: dict | None) -> None:
+    """Raise :class:`RunError` if ``out`` holds a run made with other recipe settings
+    (other options, or an older version's defaults)."""
+    before = dict((previous or {}).get("recipe", {}))
     if before:
         before = {**recipe.legacy, **before}
     settings = _settings(recipe)
@@ -297,11 +273,11 @@ def check_run_folder(model: str, out: Path, latent_dim: int | None = None,
         raise RunError(f"{out} holds a run made with another recipe ("
                        + ", ".join(f"{k} {v!r}, not {settings[k]!r}" for k, v in changed.items())
                        + "); rerun with the options it was made with, or choose another --out")
-    return recipe, previous
 
 
-def check_latent_run(path: str) -> None:
-    """Raise :class:`RunError` unless ``path`` is a finished VAE run folder (no TensorFlow)."""
+def check_latent_run(path: str) -> dict:
+    """The ``run.json`` of the finished VAE run folder ``path``, or :class:`RunError` (no
+    TensorFlow)."""
     run = read_run(Path(path))
     if run is None:
         raise RunError(f"--latent {path}: no such run folder; train one with "
@@ -312,6 +288,7 @@ def check_latent_run(path: str) -> None:
     if not (Path(path) / FAMILIES["vae"].model_file).is_file():
         raise RunError(f"--latent {path}: the VAE run has not finished; rerun its train "
                        "command first")
+    return run
 
 
 def check_conditional_run(run_dir: Path) -> dict:
@@ -337,28 +314,36 @@ def _settings(recipe) -> dict:
 
 
 def resolve_options(out: Path, previous: dict | None, recipe, *, epochs: int | None = None,
-                    seed: int | None = None, data: str | None = None,
-                    quick: bool | None = None) -> dict:
-    """The ``epochs``, ``seed``, ``data`` and ``quick`` a ``train`` call will use.
+                    seed: int | None = None, data: str | os.PathLike | None = None,
+                    quick: bool | None = None, image_size: int | None = None,
+                    fit: str | None = None, channels: int | None = None) -> dict:
+    """The ``epochs``, ``seed``, ``data``, ``quick``, ``image_size``, ``fit`` and
+    ``channels`` a ``train`` call will use.
 
     A new run takes what is given, else the defaults (the recipe's epochs,
-    seed 0, ``"mnist"``, not quick). A run being resumed takes what its
-    ``run.json`` recorded for anything not given; a given value that differs is
-    an error, except ``epochs``, which may grow to train more. Needs no TensorFlow.
+    seed 0, ``"mnist"``, not quick, the source's own size). ``data`` is
+    recorded as :func:`tfimagegen.rundata.source_name` gives it: a folder or
+    file by its absolute path. A run being resumed takes what its ``run.json``
+    recorded for anything not given; a given value that differs is an error,
+    except ``epochs``, which may grow to train more. Needs no TensorFlow.
 
     Raises:
         RunError: ``epochs < 1``, or an option that conflicts with the record.
     """
-    previous = previous or {}
+    previous = dict(previous or {})
     if data is not None:
-        data = os.fspath(data)  # a pathlib.Path to an .npz file is recorded as its text
+        data = rundata.source_name(data)
+    if previous.get("data"):  # runs made before paths were recorded absolute
+        previous["data"] = rundata.source_name(previous["data"])
     options = {}
-    for key, value in {"seed": seed, "data": data, "quick": quick}.items():
+    given = {"seed": seed, "data": data, "quick": quick, "image_size": image_size, "fit": fit,
+             "channels": channels}
+    for key, value in given.items():
         recorded = previous.get(key)
         if value is not None and recorded is not None and value != recorded:
             raise RunError(_conflict(out, key, recorded, value))
         options[key] = recorded if value is None else value
-    options["seed"] = _check_seed(0 if options["seed"] is None else options["seed"])
+    options["seed"] = check_seed(0 if options["seed"] is None else options["seed"])
     options["data"] = options["data"] or "mnist"
     options["quick"] = bool(options["quick"])
     if epochs is None:
@@ -370,25 +355,22 @@ def resolve_options(out: Path, previous: dict | None, recipe, *, epochs: int | N
     return options
 
 
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
-            or not 0 <= seed < MAX_SEED:
-        raise RunError(f"--seed must be an int in [0, 2**32), got {seed!r}")
-    return int(seed)
-
-
 def _conflict(out: Path, key: str, recorded, value) -> str:
     if key == "quick":
         return (f"{out} holds a {'quick' if recorded else 'full'} run; rerun "
                 f"{'with' if recorded else 'without'} --quick to resume it, or choose "
                 "another --out")
-    return (f"{out} holds a run made with --{key} {recorded}, not {value}; rerun with --{key} "
-            f"{recorded} (or without --{key}) to resume it, or choose another --out")
+    flag = "--" + key.replace("_", "-")
+    return (f"{out} holds a run made with {flag} {recorded}, not {value}; rerun with {flag} "
+            f"{recorded} (or without {flag}) to resume it, or choose another --out")
 
 
 def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None = None,
-          data: str | None = None, quick: bool | None = None, latent_dim: int | None = None,
-          unconditional: bool = False, latent: str | os.PathLike | None = None,
+          data: str | os.PathLike | None = None, quick: bool | None = None,
+          latent_dim: int | None = None, unconditional: bool = False,
+          latent: str | os.PathLike | None = None, downsample: int | None = None,
+          latent_channels: int | None = None, image_size: int | None = None,
+          fit: str | None = None, channels: int | None = None,
           verbose: int | str = "auto", build: Callable | None = None) -> Path:
     """Train (or resume) a run of a model family; returns the saved model file.
 
@@ -396,16 +378,25 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None 
     :data:`tfimagegen.families.FAMILIES`). Defaults are the notebooks'
     full-mode recipe (``gan.Recipe``, ``vae.Recipe``, ``diffusion.Recipe``)
     on ``data="mnist"`` with seed 0; ``quick`` uses its quick epochs and
-    :data:`QUICK_IMAGES` images. An epoch is ``recipe.steps_per_epoch`` steps
-    over the repeated, reshuffled training digits, so a run costs the same
-    minutes whatever the data's size. Resuming, options not given are read back
-    from ``run.json`` (:func:`resolve_options`). A VAE trains on the digits
-    binarised at 0.5 (``data.binarize``) and, for mnist and fashion_mnist, is
-    scored on their validation split after every epoch (``val_`` records in
-    ``history.json``). A GAN and a diffusion model are class-conditional and
-    train on the labels too, unless ``unconditional``. ``latent`` (diffusion
-    only) names a finished VAE run: the model then learns that VAE's latent
-    codes of the training digits and draws through its decoder.
+    :data:`QUICK_IMAGES` images. ``data`` is any source of
+    :data:`tfimagegen.data.DATA_SOURCES`, a folder of images or an ``.npz``
+    file; ``image_size`` (emoji, folders), ``fit`` and ``channels`` (folders)
+    as :func:`tfimagegen.data.load_source` takes them. The models take their
+    image shape and classes from the data (``run.json`` records them under
+    ``dataset``). An epoch is ``recipe.steps_per_epoch`` steps over the
+    repeated, reshuffled training images, so a run costs the same minutes
+    whatever the data's size. Resuming, options not given are read back from
+    ``run.json`` (:func:`resolve_options`), and the data must be the same.
+
+    A VAE on digits (mnist, fashion_mnist, 28x28 grey npz files) trains on
+    them binarised at 0.5 with a flat code of ``latent_dim``; on any other
+    images it models dequantised pixels with a Gaussian and, by default, a
+    spatial code (``downsample`` 4 or 8, ``latent_channels``). Where the
+    source has a validation split, the VAE is scored on it after every epoch
+    (``val_`` records in ``history.json``). A GAN and a diffusion model are
+    class-conditional and train on the labels too, unless ``unconditional``.
+    ``latent`` (diffusion only) names a finished VAE run on the same data: the
+    model then learns that VAE's latent codes and draws through its decoder.
 
     ``build(recipe, seed)`` swaps in a compiled model of your own (e.g.
     ``gan.build_gan(recipe, seed, generator=my_generator)``; a latent diffusion
@@ -414,28 +405,38 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None 
     its name under ``network``, and resuming needs the same one.
 
     Raises:
-        RunError: as :func:`check_run_folder` and :func:`resolve_options`, bad
-            numbers, another ``build`` than the run's, or data without the
-            labels a conditional model needs.
+        RunError: as :func:`plan`, or another ``build`` than the run's.
     """
-    out = Path(out)
-    recipe, previous = check_run_folder(model, out, latent_dim, unconditional, latent)
-    options = resolve_options(out, previous, recipe, epochs=epochs, seed=seed, data=data,
-                              quick=quick)
+    return execute(plan(model, out, epochs=epochs, seed=seed, data=data, quick=quick,
+                        latent_dim=latent_dim, unconditional=unconditional, latent=latent,
+                        downsample=downsample, latent_channels=latent_channels,
+                        image_size=image_size, fit=fit, channels=channels),
+                   verbose=verbose, build=build)
+
+
+def execute(planned: Plan, verbose: int | str = "auto", build: Callable | None = None) -> Path:
+    """Train what :func:`plan` checked; returns the saved model file (see :func:`train`).
+
+    Raises:
+        RunError: another ``build`` than the run's, or (a Keras source, once
+            loaded) other data than the run's.
+    """
+    out, previous, options = planned.out, planned.previous, planned.options
     network = "recipe" if build is None else getattr(build, "__name__", "custom")
     if previous and previous.get("network", "recipe") != network:
         raise RunError(f"{out} holds a run of the network {previous.get('network', 'recipe')!r}, "
                        f"not {network!r}; pass the same build to resume it, or choose another "
                        "--out")
-    images, labels = load_training_data(options["data"], options["quick"])
-    _check_training_data(options["data"], images, labels, recipe.needs_labels,
-                         getattr(recipe, "num_classes", 0))
-
+    found = planned.loaded or rundata.load(options["data"], "train", options["quick"],
+                                           **_sized(options))
+    check_same_data(out, previous, found.record)
     with run_lock(out):
-        run = {"model": model, **options, "recipe": _settings(recipe), "network": network,
+        run = {"model": planned.model, **options, "dataset": found.record,
+               "recipe": _settings(planned.recipe), "network": network,
                "setup_seconds": (previous or {}).get("setup_seconds", 0.0)}
         write_json(out / "run.json", run)
-        return _fit(family(model), out, recipe, run, images, labels, build, verbose)
+        return _fit(family(planned.model), out, planned.recipe, run, found.images,
+                    found.labels, build, verbose)
 
 
 def _fit(fam: Family, out: Path, recipe, run: dict, images: np.ndarray,
@@ -448,7 +449,8 @@ def _fit(fam: Family, out: Path, recipe, run: dict, images: np.ndarray,
     keras.utils.set_random_seed(run["seed"])
     module = fam.load()
     start = time.perf_counter()
-    net, dataset, validation = module.train_setup(recipe, run, images, labels, build)
+    net, dataset, validation = module.train_setup(recipe, {**run, "out": str(out)}, images,
+                                                  labels, build)
     run["setup_seconds"] = round(run["setup_seconds"] + time.perf_counter() - start, 3)
     write_json(out / "run.json", run)
     steps = -(-len(images) // recipe.batch_size) if run["quick"] else recipe.steps_per_epoch
@@ -466,38 +468,8 @@ def _fit(fam: Family, out: Path, recipe, run: dict, images: np.ndarray,
     return path
 
 
-def load_run_model(run_dir: Path):
-    """The saved model of a finished run and its ``run.json``: ``(model, run)``.
-
-    A GAN run gives its (EMA) generator, a VAE run the whole :class:`vae.VAE`,
-    a diffusion run its :class:`diffusion.FlowMatching`. Loaded with
-    ``safe_mode=True``.
-
-    Raises:
-        RunError: not a run folder, one whose training has not finished, or a
-            model file that cannot be loaded (damaged, or refused by
-            ``safe_mode`` because it would run code, e.g. a ``Lambda`` layer).
-    """
-    run = read_run(Path(run_dir))
-    if run is None:
-        raise RunError(f"{run_dir} is not a tfimagegen run folder (no run.json)")
-    fam = family(run["model"])
-    path = Path(run_dir) / fam.model_file
-    if not path.is_file():
-        raise RunError(f"{path} is missing: the run has not finished; rerun its train command")
-    import keras
-
-    fam.load()  # registers the family's classes for loading
-
-    try:
-        return keras.saving.load_model(path, safe_mode=True), run
-    except Exception as err:  # zip, h5py, JSON or Keras' own errors: say which file, in a line
-        raise RunError(f"{path} cannot be loaded ({first_line(err)}); retrain the run into "
-                       "another --out") from None
-
-
 def sample(run_dir: Path, num: int, seed: int = 0, **options) -> np.ndarray:
-    """``num`` generated digits from a finished run: uint8 ``(num, 28, 28, 1)``.
+    """``num`` generated images from a finished run: uint8 ``(num, S, S, C)``, the run's shape.
 
     A GAN run gives its generator's images, a VAE run its decoder's pixel
     means (not binarised), a diffusion run the end of its sampler's path, all
@@ -542,30 +514,85 @@ def check_sample_options(run: dict, label: int | None = None, **options) -> dict
     return given
 
 
+def class_index(run: dict, name: str) -> int:
+    """The label of the class called ``name`` in a run's data (``sample --class NAME``).
+
+    Raises:
+        RunError: an unconditional run, or a name the data does not have.
+    """
+    if not run.get("recipe", {}).get("num_classes", 0):
+        raise RunError(f"--class {name}: this run is unconditional; it takes no class")
+    names = rundata.recorded(run)["class_names"]
+    if name not in names:
+        raise RunError(f"--class {name!r} is not a class of this run's data; it has "
+                       + ", ".join(map(repr, names)))
+    return names.index(name)
+
+
+def check_labels(run: dict, labels, class_names=None) -> np.ndarray:
+    """Labels for ``sample --labels-from``: int32, in the run's classes (and, if the file
+    names its classes, the same names as the run's data).
+
+    Raises:
+        RunError: an unconditional run, labels that are not integers in
+            ``[0, num_classes)``, or other class names.
+    """
+    num_classes = run.get("recipe", {}).get("num_classes", 0)
+    if not num_classes:
+        raise RunError("--labels-from: this run is unconditional; it takes no labels")
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu" or not len(labels):
+        raise RunError(f"--labels-from: labels must be a non-empty list of integers, got "
+                       f"{labels.dtype} {labels.shape}")
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise RunError(f"--labels-from: labels must be in [0, {num_classes}), got "
+                       f"{labels.min()} to {labels.max()}")
+    names = rundata.recorded(run)["class_names"]
+    if class_names is not None and list(class_names) != list(names):
+        raise RunError("--labels-from: the file's class_names are not this run's ("
+                       + ", ".join(list(map(str, class_names))[:3]) + "... against "
+                       + ", ".join(names[:3]) + "...)")
+    return labels.astype(np.int32)
+
+
+
+
 def sample_with_labels(run_dir: Path, num: int, seed: int = 0, label: int | None = None,
-                       **options) -> tuple[np.ndarray, np.ndarray | None]:
-    """Digits as in :func:`sample` and the class each was drawn as.
+                       labels=None, **options) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images as in :func:`sample` and the class each was drawn as.
 
     Args:
         label: for a conditional run, draw only this class; default
-            ``0, 1, …, 9, 0, …`` (:func:`tfimagegen.gan.cycle_labels`).
+            ``0, 1, …, K - 1, 0, …`` (:func:`tfimagegen.gan.cycle_labels`).
+        labels: for a conditional run, the class of each image instead (at
+            least ``num``; the first ``num`` are used), e.g. a test split's
+            labels, so the samples follow its class proportions.
         options: the family's sample options, e.g. ``steps=`` and ``guidance=``
             for a diffusion run (default: the run's recipe).
 
     Returns:
-        ``(images, labels)``: uint8 ``(num, 28, 28, 1)`` and int32 ``(num,)``,
+        ``(images, labels)``: uint8 ``(num, S, S, C)`` and int32 ``(num,)``,
         or ``None`` for a run whose model takes no labels.
 
     Raises:
-        RunError: as :func:`sample`, or a ``label`` or option the run cannot take.
+        RunError: as :func:`sample`, or a ``label``, ``labels`` or option the
+            run cannot take.
     """
     if not 1 <= num <= MAX_SAMPLES:
         raise RunError(f"--num must be in [1, {MAX_SAMPLES:,}], got {num:,}")
-    _check_seed(seed)
+    check_seed(seed)
     run = read_run(Path(run_dir))  # checked before TensorFlow loads: a quick, clean error
     if run is None:
         raise RunError(f"{run_dir} is not a tfimagegen run folder (no run.json)")
     options = check_sample_options(run, label, **options)
+    if labels is not None:
+        if label is not None:
+            raise RunError("give --label (or --class) or --labels-from, not both")
+        labels = check_labels(run, labels)
+        if len(labels) < num:
+            raise RunError(f"--labels-from holds {len(labels):,} labels, fewer than --num "
+                           f"{num:,}")
+        labels = labels[:num]
     saved, run = load_run_model(run_dir)
 
     import tensorflow as tf
@@ -575,37 +602,57 @@ def sample_with_labels(run_dir: Path, num: int, seed: int = 0, label: int | None
     module = family(run["model"]).load()
     noise = tf.random.stateless_normal((num, *module.noise_shape(saved)), seed=[seed, 0])
     num_classes = run.get("recipe", {}).get("num_classes", 0)
-    labels = None
-    if num_classes:
+    if num_classes and labels is None:
         labels = (gan.cycle_labels(num, num_classes) if label is None
                   else np.full(num, label, np.int32))
     return module.generate(saved, noise, labels, **options), labels
 
 
-def likelihood(run_dir: Path, data_path: str, k: int = 1, seed: int = 0) -> dict:
-    """``{"elbo": ...}`` or, for ``k > 1``, ``{"elbo", "iwae", "k"}``: nats per image.
+def class_names(run_dir: Path) -> tuple[str, ...]:
+    """The class names of a run's data (empty for unlabelled data); no TensorFlow."""
+    run = read_run(Path(run_dir)) or {}
+    return tuple(rundata.recorded(run)["class_names"]) if run else ()
 
-    Scores a finished VAE run on the uint8 28×28 digits under the key ``x`` (or
-    ``images``) of ``data_path``, binarised at 0.5 as in training.
+
+def likelihood(run_dir: Path, data_path: str | None = None, k: int = 1, seed: int = 0) -> dict:
+    """``{"elbo", "bits_per_dim"}`` and, for ``k > 1``, ``"iwae"`` and ``"k"``.
+
+    Scores a finished VAE run on the images under the key ``x`` (or
+    ``images``) of ``data_path``, or by default on the test split of the
+    run's own source, as in training (binarised digits, or dequantised
+    colour). The ELBO and IWAE bound are nats per image (higher is better);
+    ``bits_per_dim`` is ``-elbo / (pixels x channels x ln 2)`` (lower is better).
 
     Raises:
         RunError: not a finished VAE run, ``k`` outside [1, :data:`MAX_K`], a bad
-            seed, or an unusable (or empty) data file.
+            seed, an unusable (or empty) data file, images of another shape
+            than the run's, or no ``data_path`` for a run trained on a file.
     """
     if not 1 <= k <= MAX_K:
         raise RunError(f"--k must be in [1, {MAX_K:,}], got {k:,}")
-    _check_seed(seed)
-    digits, _ = load_digits_npz(data_path)
-    if not len(digits):
-        raise RunError(f"--data {data_path} holds no images")
+    check_seed(seed)
+    if data_path is not None:
+        images = rundata.load(data_path, "test").images
     run = read_run(Path(run_dir)) or {}  # checked before TensorFlow loads: a quick, clean error
     if run.get("model", "vae") != "vae":
         raise RunError(f"{run_dir} holds a {run['model']} run; elbo needs a vae run "
                        "(a GAN has no likelihood)")
+    if not run:
+        raise RunError(f"{run_dir} is not a tfimagegen run folder (no run.json)")
+    record = rundata.recorded(run)
+    if data_path is None:
+        if record["source"].endswith(".npz"):
+            raise RunError(f"{run_dir} was trained on {record['source']}, which has no test "
+                           "split: pass --data FILE.npz")
+        images = rundata.load(record["source"], "test", **_sized(run)).images
+    if list(images.shape[1:]) != list(record["shape"]):
+        raise RunError(f"--data {data_path}: the run models {_shape_text(record['shape'])} "
+                       f"images, got {_shape_text(images.shape[1:])}")
     net, run = load_run_model(run_dir)
     from tfimagegen import vae
 
-    result = {"elbo": vae.elbo(net, digits, seed=seed)}
+    value = vae.elbo(net, images, seed=seed)
+    result = {"elbo": value, "bits_per_dim": vae.bits_per_dim(value, images.shape[1:])}
     if k > 1:
-        result.update(iwae=vae.iwae_bound(net, digits, k, seed=seed), k=k)
+        result.update(iwae=vae.iwae_bound(net, images, k, seed=seed), k=k)
     return result

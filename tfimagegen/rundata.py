@@ -1,0 +1,222 @@
+"""What a run trains on: a data source loaded, checked against the models, and recorded.
+
+``train --data`` takes a name of :data:`tfimagegen.data.DATA_SOURCES`, a
+folder of images or an ``.npz`` file. :func:`load` reads it as a
+:class:`RunData`: the images, labels and class names, and the record that
+``run.json`` keeps under ``"dataset"`` (source, image shape, classes, image
+count and a fingerprint of the arrays), which every later command reads back
+instead of assuming a shape. Needs no TensorFlow, except to load the Keras
+sources (``mnist``, ``fashion_mnist``, ``cifar10``), whose shapes and classes
+:func:`describe` knows without loading them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tfimagegen import data
+from tfimagegen.runfolder import RunError
+
+__all__ = ["DIGIT_SOURCES", "SIDES", "QUICK_IMAGES", "KERAS_SOURCES", "RunData", "source_name",
+           "check_shape", "fingerprint", "load", "check_labelled", "record_of", "describe",
+           "binary", "recorded"]
+
+DIGIT_SOURCES = ("mnist", "fashion_mnist")  # the Bernoulli VAE's sources (lesson 03's nats)
+SIDES = tuple(range(16, 129, 4))  # square sides every model family takes: 16, 20, ..., 128
+QUICK_IMAGES = 512  # --quick trains on this many images, for tests and smoke runs
+# Shapes and classes of the Keras sources, known without downloading them.
+KERAS_SOURCES = {"mnist": ((28, 28, 1), data.DIGIT_NAMES),
+                 "fashion_mnist": ((28, 28, 1), data.FASHION_NAMES),
+                 "cifar10": ((32, 32, 3), data.CIFAR10_NAMES)}
+OLD_RECORD = {"shape": [28, 28, 1], "num_classes": 10,  # runs made before the record existed
+              "class_names": list(data.DIGIT_NAMES)}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunData:
+    """One split of a run's data: uint8 ``images`` ``(N, S, S, C)``, int32 ``labels``
+    ``(N,)`` into ``class_names`` (or ``None``), and ``record``, what ``run.json`` keeps."""
+
+    images: np.ndarray
+    labels: np.ndarray | None
+    class_names: tuple[str, ...]
+    record: dict
+
+
+def source_name(source: str | os.PathLike) -> str:
+    """How ``run.json`` names a source: a table name as it is, a file or folder by its
+    absolute path (so a run resumed from another working directory finds the same data)."""
+    source = os.fspath(source)
+    if source in data.DATA_SOURCES:
+        return source
+    return str(Path(source).expanduser().resolve())
+
+
+def _is_npz(name: str) -> bool:
+    return name.endswith(".npz") and not Path(name).is_dir()
+
+
+def check_shape(shape: tuple[int, ...], source: str) -> None:
+    """Raise :class:`RunError` unless every model family takes images of ``shape`` (H, W, C)."""
+    h, w, c = shape
+    if h != w or h not in SIDES or c not in (1, 3):
+        raise RunError(f"--data {source}: the models take square images with sides "
+                       f"{SIDES[0]} to {SIDES[-1]} divisible by 4 (e.g. 28, 32, 64) and 1 or 3 "
+                       f"channels, got {h}x{w}x{c}" + ("; choose --image-size" if h != w or
+                                                      h not in SIDES else ""))
+
+
+def _npz(path: str, sized: dict) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
+    given = [f"--{k.replace('_', '-')}" for k, v in sized.items() if v is not None]
+    if given:
+        raise RunError(f"{', '.join(given)} applies to emoji and image folders; {path} holds "
+                       "images of one size")
+    try:
+        images, labels = data.load_npz(path)
+        with data.open_npz(path) as archive:
+            names = (tuple(str(n) for n in archive["class_names"])
+                     if "class_names" in archive.files else None)
+    except FileNotFoundError:
+        raise RunError(f"--data {path}: no such file") from None
+    except (ValueError, TypeError) as err:
+        raise RunError(str(err)) from None
+    if labels is None:
+        return images, None, ()
+    labels = labels.astype(np.int32)
+    if names is None:
+        names = tuple(str(k) for k in range(int(labels.max(initial=-1)) + 1))
+    elif len(labels) and labels.max() >= len(names):
+        raise RunError(f"--data {path}: labels go up to {labels.max()} but class_names has "
+                       f"{len(names)} names")
+    return images, labels, names
+
+
+def fingerprint(images: np.ndarray, labels: np.ndarray | None) -> str:
+    """16 hex digits of SHA-256 over the images (and labels): the same data, the same text."""
+    digest = hashlib.sha256(np.ascontiguousarray(images).data)
+    digest.update(str(images.shape).encode())
+    if labels is not None:
+        digest.update(np.ascontiguousarray(labels, np.int32).data)
+    return digest.hexdigest()[:16]
+
+
+def _quick(name: str, images: np.ndarray, labels: np.ndarray | None):
+    """The first :data:`QUICK_IMAGES` images; for a table source or a folder (stored in
+    class order) a seeded draw of that many, so that every class is there."""
+    if len(images) <= QUICK_IMAGES:
+        return images, labels
+    if name in DIGIT_SOURCES or _is_npz(name):
+        keep = slice(QUICK_IMAGES)
+    else:
+        keep = np.sort(np.random.default_rng(0).choice(len(images), QUICK_IMAGES, replace=False))
+    return images[keep], None if labels is None else labels[keep]
+
+
+def load(source: str | os.PathLike, split: str = "train", quick: bool = False, *,
+         image_size: int | None = None, fit: str | None = None,
+         channels: int | None = None) -> RunData:
+    """One split of ``--data`` as a run sees it, checked against the models.
+
+    Args:
+        source: a name of :data:`tfimagegen.data.DATA_SOURCES`, a folder of
+            images, or an ``.npz`` file (images under ``x`` or ``images``,
+            labels under ``y`` or ``labels``, optional ``class_names``; it is
+            all training data, whatever ``split``).
+        split: ``"train"`` or ``"validation"`` (the table's sources and folders).
+        quick: only :data:`QUICK_IMAGES` images.
+        image_size, fit, channels: as :func:`tfimagegen.data.load_source`.
+
+    Raises:
+        RunError: an unknown source, a bad setting, no images, a shape the
+            models do not take (:func:`check_shape`), or data that cannot be
+            had here; one line.
+    """
+    name = source_name(source)
+    if image_size is not None and image_size not in SIDES:  # refused before drawing a thing
+        raise RunError(f"--image-size must be a side the models take, {SIDES[0]} to "
+                       f"{SIDES[-1]} divisible by 4 (e.g. 28, 32, 64), got {image_size}")
+    if _is_npz(name):
+        images, labels, names = _npz(name, {"image_size": image_size, "fit": fit,
+                                            "channels": channels})
+    else:
+        try:
+            found = data.load_source(name, split, image_size, fit, channels)
+        except (ValueError, RuntimeError) as err:
+            raise RunError(str(err)) from None
+        images, labels, names = found.images, found.labels, found.class_names
+        names = names if labels is not None else ()
+    if not len(images):
+        raise RunError(f"--data {name} holds no images")
+    check_shape(images.shape[1:], name)
+    if quick:
+        images, labels = _quick(name, images, labels)
+    return RunData(images, labels, tuple(names), record_of(name, images, labels, names))
+
+
+def record_of(name: str, images: np.ndarray, labels: np.ndarray | None,
+              class_names: tuple[str, ...]) -> dict:
+    """What ``run.json`` keeps of a run's training data under ``"dataset"``."""
+    return {"source": name, "shape": list(images.shape[1:]),
+            "num_classes": len(class_names) if labels is not None else 0,
+            "class_names": list(class_names) if labels is not None else [],
+            "count": int(len(images)), "fingerprint": fingerprint(images, labels)}
+
+
+def describe(source: str | os.PathLike, quick: bool = False, *, image_size: int | None = None,
+             fit: str | None = None, channels: int | None = None) -> tuple[dict, RunData | None]:
+    """The training split's shape and classes, before TensorFlow loads.
+
+    Returns:
+        ``(record, loaded)``: for a Keras source, its known shape and classes
+        (no count or fingerprint) and ``None``; for any other source, the
+        :class:`RunData` :func:`load` gives and its record.
+
+    Raises:
+        RunError: as :func:`load`.
+    """
+    name = source_name(source)
+    if name in KERAS_SOURCES:
+        for flag, value in (("--image-size", image_size), ("--fit", fit),
+                            ("--channels", channels)):
+            if value is not None:
+                raise RunError(f"{flag} applies to " + ("emoji and image folders"
+                                                        if flag == "--image-size"
+                                                        else "image folders") +
+                               f"; {name} has one size")
+        shape, names = KERAS_SOURCES[name]
+        return {"source": name, "shape": list(shape), "num_classes": len(names),
+                "class_names": list(names)}, None
+    loaded = load(name, "train", quick, image_size=image_size, fit=fit, channels=channels)
+    return loaded.record, loaded
+
+
+def check_labelled(source: str, error: RunError) -> None:
+    """Raise ``error`` now if ``source`` is a folder without class subfolders (found from its
+    file list, before any image is decoded)."""
+    if source in data.DATA_SOURCES or _is_npz(source) or not Path(source).is_dir():
+        return
+    from tfimagegen import folder
+
+    try:
+        labels = folder.scan(source)[1]
+    except ValueError as err:
+        raise RunError(str(err)) from None
+    if labels is None:
+        raise error
+
+
+def binary(record: dict) -> bool:
+    """Whether a VAE models these images as binarised pixels (Bernoulli): the digit sources,
+    and 28x28 grey ``.npz`` files (what lessons 02 and 03 write), as before colour existed."""
+    name = record["source"]
+    return name in DIGIT_SOURCES or (_is_npz(name) and list(record["shape"]) == [28, 28, 1])
+
+
+def recorded(run: dict) -> dict:
+    """A run's data record; runs made before it existed trained on 28x28 digits."""
+    return run.get("dataset") or {"source": run.get("data", "mnist"), **OLD_RECORD}
