@@ -324,3 +324,26 @@ def test_check_source_names_what_does_not_fit(source, split, size, message):
     with pytest.raises(ValueError) as error:
         data.check_source(source, split, size, fit="pad" if "--fit" in message else None)
     assert message in str(error.value)
+
+
+def test_read_npz_gives_a_whole_file_as_a_split(tmp_path):
+    x = np.zeros((3, 16, 16, 3), np.uint8)
+    np.savez(tmp_path / "a.npz", images=x, labels=[0, 2, 1], class_names=["a", "b", "c"],
+             captions=["one", "two", "three"])
+    split = data.read_npz(tmp_path / "a.npz")
+    assert split.class_names == ("a", "b", "c") and split.captions == ("one", "two", "three")
+    assert split.labels.dtype == np.int32 and split.images.shape == (3, 16, 16, 3)
+    np.savez(tmp_path / "b.npz", x=x, y=[0, 4, 1])
+    assert data.read_npz(tmp_path / "b.npz").class_names == ("0", "1", "2", "3", "4")
+    np.savez(tmp_path / "c.npz", x=x, y=[0, 3, 1], class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="labels go up to 3 but class_names has 3 names"):
+        data.read_npz(tmp_path / "c.npz")
+    np.savez(tmp_path / "d.npz", labels=[1, 0])
+    labels, names = data.read_npz_labels(tmp_path / "d.npz")
+    assert labels.tolist() == [1, 0] and names is None
+    np.savez(tmp_path / "e.npz", x=x)
+    with pytest.raises(ValueError, match="has no key 'y' or 'labels'"):
+        data.read_npz_labels(tmp_path / "e.npz")
+    np.savez(tmp_path / "f.npz", labels=[0.5, 1.0])
+    with pytest.raises(TypeError, match="must hold integer labels"):
+        data.read_npz_labels(tmp_path / "f.npz")

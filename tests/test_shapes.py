@@ -115,6 +115,8 @@ def test_vae_and_latent_flow_on_emoji_keep_their_shape_likelihood_and_statistics
                  "--epochs", "2", "--out", str(flow_run)]) == 0
     flow, _ = runs.load_run_model(flow_run)
     assert flow.latent_mean == pytest.approx(stats["latent_mean"])
+    sharpened = zip(flow.decoder.get_weights(), model.decoder.get_weights(), strict=True)
+    assert not all(np.array_equal(a, b) for a, b in sharpened)  # back from backup/ on resume
     images, labels = runs.sample_with_labels(flow_run, 9, label=8)
     assert images.shape == (9, 32, 32, 3) and set(labels) == {8}
 

@@ -205,46 +205,43 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     if sum(x is not None for x in (args.label, args.class_name, args.labels_from)) > 1:
         raise UsageError("give one of --label, --class and --labels-from")
     run_dir = Path(args.run_dir)
-    label, labels = args.label, None
+    label, labels, names = args.label, None, None
     try:
-        run = runs.read_run(run_dir) if args.class_name or args.labels_from else {}
-        if run is None:
-            raise runs.RunError(f"{run_dir} is not a tfimagegen run folder (no run.json)")
         if args.class_name is not None:
+            run = runs.read_run(run_dir)
+            if run is None:
+                raise runs.RunError(f"{run_dir} is not a tfimagegen run folder (no run.json)")
             label = runs.class_index(run, args.class_name)
         if args.labels_from is not None:
             labels, names = _read_labels(args.labels_from)
-            labels = runs.check_labels(run, labels, names)
         images, labels = runs.sample_with_labels(run_dir, args.num, args.seed, label, labels,
-                                                 steps=args.steps, guidance=args.guidance)
+                                                 names, steps=args.steps, guidance=args.guidance)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
-    from tfimagegen.files import save_npz
-
     arrays = {"images": images}
     if labels is not None:
         arrays.update(labels=labels, class_names=np.array(runs.class_names(run_dir)))
-    save_npz(Path(args.out), **arrays)
-    print(f"wrote {args.out}: " + ", ".join(f"{k} {v.shape} {v.dtype}" for k, v in arrays.items()))
+    _save(Path(args.out), arrays)
+
+
+def _save(out: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to the npz file ``out`` (atomically) and say what it holds."""
+    from tfimagegen.files import save_npz
+
+    save_npz(out, **arrays)
+    print(f"wrote {out}: " + ", ".join(f"{k} {v.shape} {v.dtype}" for k, v in arrays.items()))
 
 
 def _read_labels(path: str) -> tuple[np.ndarray, tuple[str, ...] | None]:
-    """Labels (``labels`` or ``y``) and, if there, ``class_names`` of an npz file."""
+    """``sample --labels-from``: the labels of an npz file and its ``class_names``, if any."""
     from tfimagegen import data
 
     if not Path(path).is_file():
         raise UsageError(f"--labels-from file not found: {path}")
     try:
-        with data.open_npz(path) as archive:
-            key = next((k for k in ("labels", "y") if k in archive.files), None)
-            if key is None:
-                raise UsageError(f"--labels-from {path} has no 'labels' (or 'y') array; it has "
-                                 f"{sorted(archive.files)}")
-            names = (tuple(str(n) for n in archive["class_names"])
-                     if "class_names" in archive.files else None)
-            return archive[key], names
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+        return data.read_npz_labels(path)
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"--labels-from: {err}") from None
 
 
 def _cmd_elbo(args: argparse.Namespace) -> None:
@@ -299,10 +296,7 @@ def _cmd_export_data(args: argparse.Namespace) -> None:
         arrays.update(labels=split.labels.astype(np.int32), class_names=np.array(split.class_names))
     if split.captions is not None:
         arrays["captions"] = np.array(split.captions)
-    from tfimagegen.files import save_npz
-
-    save_npz(out, **arrays)
-    print(f"wrote {out}: " + ", ".join(f"{k} {v.shape} {v.dtype}" for k, v in arrays.items()))
+    _save(out, arrays)
 
 
 def _add_size_arguments(p: argparse.ArgumentParser) -> None:
@@ -406,7 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "each was drawn as, for a conditional run)")
     p.set_defaults(func=_cmd_sample)
 
-    p = sub.add_parser("elbo", help="a VAE run's log-likelihood bounds on digits, in nats")
+    p = sub.add_parser("elbo", help="a VAE run's log-likelihood bounds, in nats and bits per "
+                                    "dimension")
     p.add_argument("run_dir", help="a finished 'train vae' run folder")
     p.add_argument("--data", default=None,
                    help=".npz with uint8 images of the run's shape under the key x (default: "

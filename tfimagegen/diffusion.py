@@ -45,6 +45,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from tfimagegen.data import DIGIT_SHAPE, check_image_shape
 from tfimagegen.files import write_json
 from tfimagegen.recipes import DiffusionRecipe as Recipe  # plain data, importable without TF
 
@@ -55,7 +56,6 @@ __all__ = ["Recipe", "TimeEmbedding", "make_unet", "make_latent_mlp", "make_late
            "count_flops", "SAMPLERS"]
 
 SAMPLERS = ("euler", "heun")
-DIGIT_SHAPE = (28, 28, 1)
 
 
 class _OneTracePerModel(logging.Filter):
@@ -149,10 +149,8 @@ def make_unet(num_classes: int = Recipe.num_classes, width: int = Recipe.width,
     Every block gets the time (and label) as a per-channel scale and shift.
     Sides must be divisible by 4.
     """
-    h_, w_, c = (int(d) for d in image_shape)
-    if h_ % 4 or w_ % 4:
-        raise ValueError(f"image sides must be divisible by 4, got {h_}x{w_}")
-    x = keras.Input((h_, w_, c), name="x_t")
+    shape = check_image_shape(image_shape)
+    x = keras.Input(shape, name="x_t")
     inputs, t, label = _inputs(x, num_classes)
     cond = _condition(t, label, num_classes, cond_dim)
     h = layers.Conv2D(width, 2, strides=2, name="patchify")(x)            # 14×14
@@ -166,7 +164,7 @@ def make_unet(num_classes: int = Recipe.num_classes, width: int = Recipe.width,
     h = _res_block(h, cond, width)
     h = _res_block(h, cond, width)
     h = layers.Activation("silu")(layers.GroupNormalization(8)(h))
-    velocity = layers.Conv2DTranspose(c, 2, strides=2, name="unpatchify")(h)  # 28×28
+    velocity = layers.Conv2DTranspose(shape[-1], 2, strides=2, name="unpatchify")(h)  # 28×28
     return keras.Model(inputs, velocity, name="unet")
 
 

@@ -11,18 +11,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "save_npz", "write_json", "cache_folder", "CACHE_ENV"]
+__all__ = ["atomic_path", "save_npz", "write_json", "cache_folder", "user_cache_folder",
+           "CACHE_ENV"]
 
 CACHE_ENV = "TFIMAGEGEN_CACHE"
 
 
+def user_cache_folder() -> Path:
+    """``tfimagegen`` in the user's cache folder: ``$XDG_CACHE_HOME``, default ``~/.cache``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tfimagegen"
+
+
 def cache_folder() -> Path:
     """Where data drawn or decoded once is kept: ``$TFIMAGEGEN_CACHE``, else
-    ``tfimagegen`` in the user's cache folder (``$XDG_CACHE_HOME``, default
-    ``~/.cache``); never the package's own folder."""
+    :func:`user_cache_folder`; never the package's own folder."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tfimagegen"
+    return user_cache_folder()
 
 
 @contextmanager

@@ -25,21 +25,14 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from tfimagegen.data import DIGIT_SHAPE, check_image_shape
 from tfimagegen.recipes import GANRecipe as Recipe  # plain data, importable without TensorFlow
 
 __all__ = ["Recipe", "make_generator", "make_discriminator", "discriminator_loss",
            "generator_loss", "cycle_labels", "generator_inputs", "GAN", "build_gan"]
 
 LABEL_DIM = 16  # size of the generator's label embedding
-DIGIT_SHAPE = (28, 28, 1)
 IMBALANCE = 1.5  # classes this much rarer than the commonest: fake labels follow the data
-
-
-def _check_shape(image_shape) -> tuple[int, int, int]:
-    h, w, c = (int(d) for d in image_shape)
-    if h % 4 or w % 4:
-        raise ValueError(f"image sides must be divisible by 4, got {h}x{w}")
-    return h, w, c
 
 
 def _check_num_classes(num_classes: object) -> int:
@@ -64,7 +57,7 @@ def make_generator(latent_dim: int = Recipe.latent_dim, width: int = Recipe.widt
     ``C`` channels. Sides must be divisible by 4.
     """
     num_classes = _check_num_classes(num_classes)
-    side_h, side_w, c = _check_shape(image_shape)
+    side_h, side_w, c = check_image_shape(image_shape)
     rows, cols = side_h // 4, side_w // 4
     z = keras.Input((latent_dim,), name="z")
     inputs, h = z, z
@@ -98,7 +91,7 @@ def make_discriminator(width: int = Recipe.d_width,
     dotted with the features: high when the image looks like *that* digit.
     """
     num_classes = _check_num_classes(num_classes)
-    side_h, side_w, c = _check_shape(image_shape)
+    side_h, side_w, c = check_image_shape(image_shape)
     image = keras.Input((side_h, side_w, c), name="image")
     h = layers.LeakyReLU(0.2)(layers.Conv2D(width // 2, 4, strides=2, padding="same")(image))
     h = layers.LeakyReLU(0.2)(layers.Conv2D(width, 4, strides=2, padding="same")(h))

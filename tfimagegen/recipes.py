@@ -68,10 +68,11 @@ class _EpochBudget:
             recipe = replace(recipe, num_classes=0)
         return recipe
 
-    def for_data(self, *, num_classes: int, binary: bool, given: dict):
+    def for_data(self, *, num_classes: int, binary: bool, flat_code: bool = False):
         """This recipe fitted to the training data: a conditional model is told its
         ``num_classes`` classes (those the data has; 0 keeps it unconditional).
-        ``binary`` and ``given`` (the options given to ``train``) matter to the VAE."""
+        ``binary`` (digits) and ``flat_code`` (``--latent-dim`` was given) matter to
+        the VAE."""
         if getattr(self, "num_classes", 0):
             return replace(self, num_classes=num_classes)
         return self
@@ -150,23 +151,18 @@ class VAERecipe(_EpochBudget):
             recipe = replace(recipe, latent_channels=latent_channels)
         return recipe
 
-    def for_data(self, *, num_classes: int, binary: bool, given: dict) -> VAERecipe:
+    def for_data(self, *, num_classes: int, binary: bool, flat_code: bool = False
+                 ) -> VAERecipe:
         """Binarised digits keep the Bernoulli decoder and the flat code. Any other
         images get a Gaussian likelihood on dequantised pixels and, unless
-        ``--latent-dim`` was given, a spatial code downsampled 4 times (the one
-        latent diffusion needs); random shifts are for digits only."""
+        ``flat_code`` (``--latent-dim`` was given), a spatial code downsampled 4 times
+        (the one latent diffusion needs); random shifts are for digits only."""
         if binary:
-            recipe = self
-        else:
-            recipe = replace(self, likelihood="gaussian", shift=0)
-            if given.get("latent_dim") is None and not recipe.downsample:
-                recipe = replace(recipe, downsample=4)
+            return self
+        recipe = replace(self, likelihood="gaussian", shift=0)
+        if not flat_code and not recipe.downsample:
+            recipe = replace(recipe, downsample=4)
         return recipe
-
-    @property
-    def spatial(self) -> bool:
-        """Whether the code is a feature map (``downsample`` > 0) rather than a vector."""
-        return bool(self.downsample)
 
 
 @dataclass(frozen=True)

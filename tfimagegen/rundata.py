@@ -7,7 +7,8 @@ folder of images or an ``.npz`` file. :func:`load` reads it as a
 count and a fingerprint of the arrays), which every later command reads back
 instead of assuming a shape. Needs no TensorFlow, except to load the Keras
 sources (``mnist``, ``fashion_mnist``, ``cifar10``), whose shapes and classes
-:func:`describe` knows without loading them.
+the table knows (``Source.shape``, ``Source.class_names``), so :func:`describe`
+needs no download.
 """
 
 from __future__ import annotations
@@ -22,17 +23,13 @@ import numpy as np
 from tfimagegen import data
 from tfimagegen.runfolder import RunError
 
-__all__ = ["DIGIT_SOURCES", "SIDES", "QUICK_IMAGES", "KERAS_SOURCES", "RunData", "source_name",
-           "check_shape", "fingerprint", "load", "check_labelled", "record_of", "describe",
-           "binary", "recorded"]
+__all__ = ["DIGIT_SOURCES", "SIDES", "QUICK_IMAGES", "RunData", "source_name",
+           "is_npz", "check_shape", "fingerprint", "load", "unlabelled_folder", "record_of",
+           "describe", "binary", "sized_options", "other_split", "recorded"]
 
 DIGIT_SOURCES = ("mnist", "fashion_mnist")  # the Bernoulli VAE's sources (lesson 03's nats)
 SIDES = tuple(range(16, 129, 4))  # square sides every model family takes: 16, 20, ..., 128
 QUICK_IMAGES = 512  # --quick trains on this many images, for tests and smoke runs
-# Shapes and classes of the Keras sources, known without downloading them.
-KERAS_SOURCES = {"mnist": ((28, 28, 1), data.DIGIT_NAMES),
-                 "fashion_mnist": ((28, 28, 1), data.FASHION_NAMES),
-                 "cifar10": ((32, 32, 3), data.CIFAR10_NAMES)}
 OLD_RECORD = {"shape": [28, 28, 1], "num_classes": 10,  # runs made before the record existed
               "class_names": list(data.DIGIT_NAMES)}
 
@@ -57,7 +54,8 @@ def source_name(source: str | os.PathLike) -> str:
     return str(Path(source).expanduser().resolve())
 
 
-def _is_npz(name: str) -> bool:
+def is_npz(name: str) -> bool:
+    """Whether ``--data`` names an ``.npz`` file (all training data: it has no splits)."""
     return name.endswith(".npz") and not Path(name).is_dir()
 
 
@@ -67,33 +65,20 @@ def check_shape(shape: tuple[int, ...], source: str) -> None:
     if h != w or h not in SIDES or c not in (1, 3):
         raise RunError(f"--data {source}: the models take square images with sides "
                        f"{SIDES[0]} to {SIDES[-1]} divisible by 4 (e.g. 28, 32, 64) and 1 or 3 "
-                       f"channels, got {h}x{w}x{c}" + ("; choose --image-size" if h != w or
-                                                      h not in SIDES else ""))
+                       f"channels, got {h}x{w}x{c}")
 
 
-def _npz(path: str, sized: dict) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
+def _npz(path: str, sized: dict) -> data.DataSplit:
     given = [f"--{k.replace('_', '-')}" for k, v in sized.items() if v is not None]
     if given:
         raise RunError(f"{', '.join(given)} applies to emoji and image folders; {path} holds "
                        "images of one size")
     try:
-        images, labels = data.load_npz(path)
-        with data.open_npz(path) as archive:
-            names = (tuple(str(n) for n in archive["class_names"])
-                     if "class_names" in archive.files else None)
+        return data.read_npz(path)
     except FileNotFoundError:
         raise RunError(f"--data {path}: no such file") from None
     except (ValueError, TypeError) as err:
         raise RunError(str(err)) from None
-    if labels is None:
-        return images, None, ()
-    labels = labels.astype(np.int32)
-    if names is None:
-        names = tuple(str(k) for k in range(int(labels.max(initial=-1)) + 1))
-    elif len(labels) and labels.max() >= len(names):
-        raise RunError(f"--data {path}: labels go up to {labels.max()} but class_names has "
-                       f"{len(names)} names")
-    return images, labels, names
 
 
 def fingerprint(images: np.ndarray, labels: np.ndarray | None) -> str:
@@ -110,7 +95,7 @@ def _quick(name: str, images: np.ndarray, labels: np.ndarray | None):
     class order) a seeded draw of that many, so that every class is there."""
     if len(images) <= QUICK_IMAGES:
         return images, labels
-    if name in DIGIT_SOURCES or _is_npz(name):
+    if name in DIGIT_SOURCES or is_npz(name):
         keep = slice(QUICK_IMAGES)
     else:
         keep = np.sort(np.random.default_rng(0).choice(len(images), QUICK_IMAGES, replace=False))
@@ -127,7 +112,8 @@ def load(source: str | os.PathLike, split: str = "train", quick: bool = False, *
             images, or an ``.npz`` file (images under ``x`` or ``images``,
             labels under ``y`` or ``labels``, optional ``class_names``; it is
             all training data, whatever ``split``).
-        split: ``"train"`` or ``"validation"`` (the table's sources and folders).
+        split: ``"train"``, ``"validation"`` or ``"test"`` (the table's sources and
+            folders).
         quick: only :data:`QUICK_IMAGES` images.
         image_size, fit, channels: as :func:`tfimagegen.data.load_source`.
 
@@ -140,16 +126,15 @@ def load(source: str | os.PathLike, split: str = "train", quick: bool = False, *
     if image_size is not None and image_size not in SIDES:  # refused before drawing a thing
         raise RunError(f"--image-size must be a side the models take, {SIDES[0]} to "
                        f"{SIDES[-1]} divisible by 4 (e.g. 28, 32, 64), got {image_size}")
-    if _is_npz(name):
-        images, labels, names = _npz(name, {"image_size": image_size, "fit": fit,
-                                            "channels": channels})
+    if is_npz(name):
+        found = _npz(name, {"image_size": image_size, "fit": fit, "channels": channels})
     else:
         try:
             found = data.load_source(name, split, image_size, fit, channels)
         except (ValueError, RuntimeError) as err:
             raise RunError(str(err)) from None
-        images, labels, names = found.images, found.labels, found.class_names
-        names = names if labels is not None else ()
+    images, labels = found.images, found.labels
+    names = found.class_names if labels is not None else ()
     if not len(images):
         raise RunError(f"--data {name} holds no images")
     check_shape(images.shape[1:], name)
@@ -172,49 +157,60 @@ def describe(source: str | os.PathLike, quick: bool = False, *, image_size: int 
     """The training split's shape and classes, before TensorFlow loads.
 
     Returns:
-        ``(record, loaded)``: for a Keras source, its known shape and classes
-        (no count or fingerprint) and ``None``; for any other source, the
+        ``(record, loaded)``: for a source of one size (the Keras ones), its
+        known shape and classes (no count or fingerprint) and ``None``; for
+        any other source, the
         :class:`RunData` :func:`load` gives and its record.
 
     Raises:
         RunError: as :func:`load`.
     """
     name = source_name(source)
-    if name in KERAS_SOURCES:
-        for flag, value in (("--image-size", image_size), ("--fit", fit),
-                            ("--channels", channels)):
-            if value is not None:
-                raise RunError(f"{flag} applies to " + ("emoji and image folders"
-                                                        if flag == "--image-size"
-                                                        else "image folders") +
-                               f"; {name} has one size")
-        shape, names = KERAS_SOURCES[name]
-        return {"source": name, "shape": list(shape), "num_classes": len(names),
-                "class_names": list(names)}, None
+    entry = data.DATA_SOURCES.get(name)
+    if entry is not None and entry.shape is not None:
+        try:
+            data.check_source(name, "train", image_size, fit, channels)
+        except ValueError as err:
+            raise RunError(str(err)) from None
+        return {"source": name, "shape": list(entry.shape),
+                "num_classes": len(entry.class_names),
+                "class_names": list(entry.class_names)}, None
     loaded = load(name, "train", quick, image_size=image_size, fit=fit, channels=channels)
     return loaded.record, loaded
 
 
-def check_labelled(source: str, error: RunError) -> None:
-    """Raise ``error`` now if ``source`` is a folder without class subfolders (found from its
-    file list, before any image is decoded)."""
-    if source in data.DATA_SOURCES or _is_npz(source) or not Path(source).is_dir():
-        return
+def unlabelled_folder(source: str) -> bool:
+    """Whether ``source`` is a folder without class subfolders, told from its file list
+    before any image is decoded (a folder that cannot be listed is left to :func:`load`)."""
+    if source in data.DATA_SOURCES or is_npz(source) or not Path(source).is_dir():
+        return False
     from tfimagegen import folder
 
     try:
-        labels = folder.scan(source)[1]
-    except ValueError as err:
-        raise RunError(str(err)) from None
-    if labels is None:
-        raise error
+        return folder.scan(source)[1] is None
+    except ValueError:
+        return False
 
 
 def binary(record: dict) -> bool:
     """Whether a VAE models these images as binarised pixels (Bernoulli): the digit sources,
     and 28x28 grey ``.npz`` files (what lessons 02 and 03 write), as before colour existed."""
     name = record["source"]
-    return name in DIGIT_SOURCES or (_is_npz(name) and list(record["shape"]) == [28, 28, 1])
+    return name in DIGIT_SOURCES or (is_npz(name) and list(record["shape"]) == [28, 28, 1])
+
+
+def sized_options(options: dict) -> dict:
+    """The ``image_size``, ``fit`` and ``channels`` of a run's options (``None``: not given)."""
+    return {k: options.get(k) for k in ("image_size", "fit", "channels")}
+
+
+def other_split(run: dict, split: str, quick: bool = False) -> RunData | None:
+    """Another split (``"validation"``, ``"test"``) of the source a run trained on, drawn
+    with the run's settings; ``None`` for an ``.npz`` file, which has no splits."""
+    source = recorded(run)["source"]
+    if is_npz(source):
+        return None
+    return load(source, split, quick, **sized_options(run))
 
 
 def recorded(run: dict) -> dict:

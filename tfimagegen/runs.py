@@ -19,7 +19,7 @@ import numpy as np
 
 from tfimagegen import rundata
 from tfimagegen.families import FAMILIES, Family
-from tfimagegen.files import atomic_path, write_json
+from tfimagegen.files import atomic_path, user_cache_folder, write_json
 from tfimagegen.runfolder import (  # noqa: F401  (re-exported: runs.RunError, ...)
     LOCK_NAME,
     MAX_SEED,
@@ -55,8 +55,7 @@ def lessons_folder() -> Path:
     notebooks = Path(__file__).resolve().parent.parent / "notebooks"
     if notebooks.is_dir():
         return notebooks / "outputs"
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "tfimagegen" / "runs"
+    return user_cache_folder() / "runs"
 
 
 def train_missing(model: str, out: Path, **options) -> Path:
@@ -107,8 +106,9 @@ class Plan:
     """What a ``train`` call will do, checked before TensorFlow loads (:func:`plan`).
 
     ``recipe`` is fitted to the data, ``options`` are the run's settings
-    (:func:`resolve_options`), ``record`` describes the training data and
-    ``loaded`` holds it when reading it needed no TensorFlow (else ``None``).
+    (:func:`resolve_options`), and ``loaded`` holds the training data when
+    reading it needed no TensorFlow (else ``None``: a Keras source, loaded by
+    :func:`execute`).
     """
 
     model: str
@@ -116,7 +116,6 @@ class Plan:
     recipe: object
     previous: dict | None
     options: dict
-    record: dict
     loaded: rundata.RunData | None
 
 
@@ -145,17 +144,17 @@ def plan(model: str, out: Path, *, epochs: int | None = None, seed: int | None =
                                         downsample, latent_channels)
     options = resolve_options(out, previous, recipe, epochs=epochs, seed=seed, data=data,
                               quick=quick, image_size=image_size, fit=fit, channels=channels)
-    if recipe.needs_labels:  # a folder without class subfolders, refused before decoding it
-        rundata.check_labelled(options["data"], _no_labels(options["data"]))
+    if recipe.needs_labels and rundata.unlabelled_folder(options["data"]):
+        raise _no_labels(options["data"])  # known from the file list, before decoding
     record, loaded = rundata.describe(options["data"], options["quick"],
-                                      **_sized(options))
+                                      **rundata.sized_options(options))
     if recipe.needs_labels and not record["num_classes"]:
         raise _no_labels(options["data"])
     if recipe.needs_labels and record["num_classes"] < 2:
         raise RunError(f"--data {options['data']} has one class; a conditional model needs "
                        "at least 2: pass --unconditional")
     recipe = recipe.for_data(num_classes=record["num_classes"], binary=rundata.binary(record),
-                             given={"latent_dim": latent_dim, "downsample": downsample})
+                             flat_code=latent_dim is not None)
     factor = getattr(recipe, "downsample", 0)
     if factor and record["shape"][0] % factor:
         raise RunError(f"--downsample {factor}: the side of {options['data']}'s images, "
@@ -166,15 +165,11 @@ def plan(model: str, out: Path, *, epochs: int | None = None, seed: int | None =
     check_same_data(out, previous, record)
     if getattr(recipe, "latent", ""):
         _check_latent_data(recipe.latent, record)
-    return Plan(model, out, recipe, previous, options, record, loaded)
-
-
-def _sized(options: dict) -> dict:
-    return {k: options.get(k) for k in ("image_size", "fit", "channels")}
+    return Plan(model, out, recipe, previous, options, loaded)
 
 
 def _no_labels(source: str) -> RunError:
-    where = ("an npz file needs the key 'y' or 'labels'" if source.endswith(".npz") else
+    where = ("an npz file needs the key 'y' or 'labels'" if rundata.is_npz(source) else
              "a folder needs one subfolder per class")
     return RunError(f"--data {source} has no labels ({where}); a conditional model is told "
                     "which class to draw, so it needs them: add them, or pass --unconditional")
@@ -427,9 +422,11 @@ def execute(planned: Plan, verbose: int | str = "auto", build: Callable | None =
         raise RunError(f"{out} holds a run of the network {previous.get('network', 'recipe')!r}, "
                        f"not {network!r}; pass the same build to resume it, or choose another "
                        "--out")
-    found = planned.loaded or rundata.load(options["data"], "train", options["quick"],
-                                           **_sized(options))
-    check_same_data(out, previous, found.record)
+    found = planned.loaded
+    if found is None:  # a Keras source: its fingerprint is known once it is loaded
+        found = rundata.load(options["data"], "train", options["quick"],
+                             **rundata.sized_options(options))
+        check_same_data(out, previous, found.record)
     with run_lock(out):
         run = {"model": planned.model, **options, "dataset": found.record,
                "recipe": _settings(planned.recipe), "network": network,
@@ -529,7 +526,7 @@ def class_index(run: dict, name: str) -> int:
     return names.index(name)
 
 
-def check_labels(run: dict, labels, class_names=None) -> np.ndarray:
+def check_labels(run: dict, labels, class_names: tuple[str, ...] | None = None) -> np.ndarray:
     """Labels for ``sample --labels-from``: int32, in the run's classes (and, if the file
     names its classes, the same names as the run's data).
 
@@ -558,7 +555,8 @@ def check_labels(run: dict, labels, class_names=None) -> np.ndarray:
 
 
 def sample_with_labels(run_dir: Path, num: int, seed: int = 0, label: int | None = None,
-                       labels=None, **options) -> tuple[np.ndarray, np.ndarray | None]:
+                       labels=None, label_names: tuple[str, ...] | None = None,
+                       **options) -> tuple[np.ndarray, np.ndarray | None]:
     """Images as in :func:`sample` and the class each was drawn as.
 
     Args:
@@ -567,6 +565,8 @@ def sample_with_labels(run_dir: Path, num: int, seed: int = 0, label: int | None
         labels: for a conditional run, the class of each image instead (at
             least ``num``; the first ``num`` are used), e.g. a test split's
             labels, so the samples follow its class proportions.
+        label_names: the class names ``labels`` index, if known (a file's
+            ``class_names``); they must be the run's.
         options: the family's sample options, e.g. ``steps=`` and ``guidance=``
             for a diffusion run (default: the run's recipe).
 
@@ -588,7 +588,7 @@ def sample_with_labels(run_dir: Path, num: int, seed: int = 0, label: int | None
     if labels is not None:
         if label is not None:
             raise RunError("give --label (or --class) or --labels-from, not both")
-        labels = check_labels(run, labels)
+        labels = check_labels(run, labels, label_names)
         if len(labels) < num:
             raise RunError(f"--labels-from holds {len(labels):,} labels, fewer than --num "
                            f"{num:,}")
@@ -641,10 +641,11 @@ def likelihood(run_dir: Path, data_path: str | None = None, k: int = 1, seed: in
         raise RunError(f"{run_dir} is not a tfimagegen run folder (no run.json)")
     record = rundata.recorded(run)
     if data_path is None:
-        if record["source"].endswith(".npz"):
+        test = rundata.other_split(run, "test")
+        if test is None:
             raise RunError(f"{run_dir} was trained on {record['source']}, which has no test "
                            "split: pass --data FILE.npz")
-        images = rundata.load(record["source"], "test", **_sized(run)).images
+        images = test.images
     if list(images.shape[1:]) != list(record["shape"]):
         raise RunError(f"--data {data_path}: the run models {_shape_text(record['shape'])} "
                        f"images, got {_shape_text(images.shape[1:])}")

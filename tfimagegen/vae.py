@@ -40,6 +40,7 @@ import tensorflow as tf
 from keras import layers
 
 from tfimagegen import data
+from tfimagegen.data import DIGIT_SHAPE, check_image_shape
 from tfimagegen.recipes import VAERecipe as Recipe  # plain data, importable without TensorFlow
 
 __all__ = ["Recipe", "LIKELIHOODS", "make_encoder", "make_decoder", "make_spatial_encoder",
@@ -50,16 +51,8 @@ __all__ = ["Recipe", "LIKELIHOODS", "make_encoder", "make_decoder", "make_spatia
 LOG_2PI = math.log(2.0 * math.pi)
 LOG_256 = math.log(256.0)
 LIKELIHOODS = ("bernoulli", "gaussian")
-DIGIT_SHAPE = (28, 28, 1)
 MIN_LOG_SCALE = -7.0  # the decoder's std stays above e^-7 ~ 1/1100, a quarter of a byte
 LOG_SCALE_INIT = keras.initializers.Constant(math.log(0.1))  # a std of 0.1 to begin with
-
-
-def _check_shape(image_shape, factor: int = 4) -> tuple[int, int, int]:
-    h, w, c = (int(d) for d in image_shape)
-    if h % factor or w % factor:
-        raise ValueError(f"image sides must be divisible by {factor}, got {h}x{w}")
-    return h, w, c
 
 
 def make_encoder(latent_dim: int = Recipe.latent_dim, width: int = Recipe.width,
@@ -70,7 +63,7 @@ def make_encoder(latent_dim: int = Recipe.latent_dim, width: int = Recipe.width,
     each ``(batch, latent_dim)``: the mean and the log-variance of a diagonal
     Gaussian. Sides must be divisible by 4.
     """
-    image = keras.Input(_check_shape(image_shape), name="image")
+    image = keras.Input(check_image_shape(image_shape), name="image")
     h = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu")(image)
     h = layers.Conv2D(2 * width, 3, strides=2, padding="same", activation="relu")(h)
     h = layers.Flatten()(h)
@@ -88,7 +81,7 @@ def make_decoder(latent_dim: int = Recipe.latent_dim, width: int = Recipe.width,
     its output is each pixel's mean (for binarised digits, the probability that
     it is white).
     """
-    h, w, c = _check_shape(image_shape)
+    h, w, c = check_image_shape(image_shape)
     return keras.Sequential([
         keras.Input((latent_dim,), name="z"),
         layers.Dense(h // 4 * (w // 4) * 2 * width, activation="relu"),
@@ -119,7 +112,7 @@ def make_spatial_encoder(image_shape: tuple[int, int, int], latent_channels: int
     convolution (SiLU), and two 1×1 heads. Every position of the code sees a
     neighbourhood of the image, as in the latent-diffusion autoencoders.
     """
-    h, w, c = _check_shape(image_shape, downsample)
+    h, w, c = check_image_shape(image_shape, downsample)
     image = keras.Input((h, w, c), name="image")
     x = layers.Conv2D(width, 3, padding="same", activation="silu")(image)
     for channels in _widths(width, _levels(downsample)):
@@ -138,7 +131,7 @@ def make_spatial_decoder(image_shape: tuple[int, int, int], latent_channels: int
     transposed convolution and a 3×3 convolution (SiLU), and a 3×3 convolution
     to the image's channels.
     """
-    h, w, c = _check_shape(image_shape, downsample)
+    h, w, c = check_image_shape(image_shape, downsample)
     widths = _widths(width, _levels(downsample))
     z = keras.Input((h // downsample, w // downsample, latent_channels), name="z")
     x = layers.Conv2D(widths[-1], 3, padding="same", activation="silu")(z)
@@ -266,11 +259,6 @@ class VAE(keras.Model):
     def noise_shape(self) -> tuple[int, ...]:
         """One example's latent point: ``(latent_dim,)``, or ``(H/f, W/f, channels)``."""
         return self.latent_shape
-
-    @property
-    def spatial(self) -> bool:
-        """Whether the code is a feature map rather than a vector."""
-        return len(self.latent_shape) > 1
 
     def prepare(self, images) -> np.ndarray:
         """uint8 images ``(N, H, W, C)`` → float32 in [0, 1] as this model sees them:
@@ -541,12 +529,9 @@ def train_setup(recipe: Recipe, run: dict, images: np.ndarray, labels: np.ndarra
 
     dataset = data.as_dataset(prepared(images), recipe.batch_size, seed=seed, scale="unit",
                               repeat=True)
-    validation = None
-    if not run["data"].endswith(".npz"):
-        val_images = rundata.load(run["data"], "validation", run["quick"],
-                                  **{k: run.get(k) for k in ("image_size", "fit", "channels")}
-                                  ).images
-        validation = data.as_dataset(prepared(val_images), 500, seed=seed, scale="unit")
+    validation = rundata.other_split(run, "validation", run["quick"])
+    if validation is not None:
+        validation = data.as_dataset(prepared(validation.images), 500, seed=seed, scale="unit")
     if build is not None:
         return build(recipe, seed), dataset, validation
     return build_vae(recipe, seed, image_shape=images.shape[1:]), dataset, validation
