@@ -40,7 +40,7 @@ def test_drop_class_keeps_every_other_digit(digits):
     (lambda x, y: apply.take_per_class(x, y, 10_000), "per_class must be at most"),
     (lambda x, y: apply.take_per_class(x.astype(np.float32), y, 5), "must be uint8"),
     (lambda x, y: apply.take_per_class(x, y[:5], 5), "labels must be"),
-    (lambda x, y: apply.take_per_class(x, y + 10, 5), "labels must be digits in [0, 10)"),
+    (lambda x, y: apply.take_per_class(x, y + 10, 5), "labels must be classes in [0, 10)"),
     (lambda x, y: apply.drop_class(x, y, digit=10, keep=1), "digit must be a class"),
     (lambda x, y: apply.drop_class(x, y, digit=1, keep=10_000), "keep must be at most"),
     (lambda x, y: apply.train_student(x, y, steps=0), "steps must be an int >= 1"),

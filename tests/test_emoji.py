@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tfimagegen import emoji, files
+from tfimagegen import emoji, files, metrics
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +46,29 @@ def test_splits_are_by_base_and_stratified_by_group(splits):
     assert all(found[i].tone for i in splits["compositions"])
     toned = sum(bool(found[i].tone) for s in ("train", "compositions") for i in splits[s])
     assert len(splits["compositions"]) == round(0.1 * toned)
+    unit = emoji.base_units()
+    units = {s: {unit[b] for b in bases[s]} for s in named}
+    dealt_in = {}  # a unit of alike-drawn bases is dealt with the first group it appears in
     for group in emoji.GROUPS:
-        counts = {s: len({b for b in bases[s] if any(
-            e.base == b and e.group == group for e in found)}) for s in named[:3]}
+        for e in found:
+            if e.group == group:
+                dealt_in.setdefault(unit[e.base], group)
+    for group in emoji.GROUPS:  # 70 / 10 / 20 % of the units per group
+        counts = {s: sum(dealt_in[u] == group for u in units[s]) for s in named[:3]}
         total = sum(counts.values())
         assert counts["test"] == max(1, round(0.2 * total)), group
         assert counts["validation"] == max(1, round(0.1 * total)), group
     assert 700 < len(splits["test"]) < 900
+
+
+def test_no_held_out_glyph_is_drawn_alike_a_training_one(splits):
+    images = emoji.render(emoji.DEFAULT_SIZE)
+    for split in ("validation", "test"):
+        nearest = metrics.nearest_training(images[splits[split]], images[splits["train"]])[1]
+        assert nearest.min() >= emoji.ALIKE, split
+    alike = emoji.base_units()
+    assert alike["man kneeling"] == alike["person kneeling"] != alike["woman kneeling"]
+    assert alike["pilot"] == alike["man pilot"]
 
 
 def test_load_gives_colour_squares_on_white_with_captions(tmp_path):

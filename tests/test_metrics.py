@@ -100,7 +100,7 @@ def test_evaluate_accepts_every_encoding_alike():
 def test_evaluate_needs_enough_images_and_matching_labels():
     x, y = data.embedded_split("test")
     with pytest.raises(ValueError, match="at least 1000 images .* got 999"):
-        metrics.evaluate(x[:999])
+        metrics.evaluate(x[:999], num_samples=1000)
     with pytest.raises(ValueError, match=r"labels must have shape \(1000,\)"):
         metrics.evaluate(x, labels=y[:10])
     with pytest.raises(ValueError, match=r"reference must be \(N, 28, 28\)"):
@@ -118,9 +118,9 @@ def test_evaluate_scores_against_the_test_split_of_the_data_in_use(online, monke
     seen = {}
     original = metrics.features_and_probs
 
-    def spy(images, value_range=None):
+    def spy(images, value_range=None, space=None):
         seen.setdefault("calls", []).append(np.asarray(images))
-        return original(images, value_range)
+        return original(images, value_range, space)
 
     monkeypatch.setattr(metrics, "features_and_probs", spy)
     train, _ = data.load_mnist("train")
@@ -151,7 +151,10 @@ def test_cli_evaluate_prints_one_json_line(tmp_path, capsys):
                  "--reference", str(tmp_path / "real.npz")]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"fd", "kid", "class_score", "precision", "recall", "copies",
-                           "label_accuracy"}
+                           "label_accuracy", "n", "fd_floor", "swd", "swd_floor",
+                           "copy_distance", "feature_space"}
+    assert result["feature_space"] == "digits" and result["n"] == 1000
+    assert result["swd"] == 0 < result["swd_floor"]
     assert result["fd"] == pytest.approx(0, abs=1e-3)
     assert result["copies"] == 0  # test digits, compared with the training split
     np.savez(tmp_path / "xy.npz", x=x, y=y)  # labels under y, as np.savez(x=, y=) users write
@@ -168,7 +171,9 @@ def test_cli_evaluate_takes_the_training_digits_and_copy_distance(tmp_path, caps
     np.savez(tmp_path / "train.npz", x=x[:200])
     assert main(["evaluate", str(tmp_path / "samples.npz"), "--training",
                  str(tmp_path / "train.npz")]) == 0
-    assert json.loads(capsys.readouterr().out)["copies"] == pytest.approx(0.2)
+    result = json.loads(capsys.readouterr().out)
+    assert result["copies"] == pytest.approx(0.2)
+    assert result["fd_floor"] is None  # 200 training digits give no floor at N = 1000
     assert main(["evaluate", str(tmp_path / "samples.npz"), "--copy-distance", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--copy-distance must be in [0, 1]" in err[0]
@@ -206,8 +211,8 @@ def test_nearest_training_finds_the_digit_itself():
 @pytest.mark.parametrize("content, message", [
     (None, "samples file not found"),
     ({"pictures": np.zeros((2, 28, 28), np.uint8)}, "no 'images' array"),
-    ({"images": np.zeros((2000, 32, 32), np.uint8)}, "(N, 28, 28)"),
-    ({"images": np.zeros((10, 28, 28), np.uint8)}, "at least 1000 images"),
+    ({"images": np.zeros((2000, 32, 32), np.uint8)}, "shape 32x32x1 need --data SOURCE"),
+    ({"images": np.zeros((10, 28, 28), np.uint8)}, "at least 100 images on each side"),
     ({"images": np.full((1000, 28, 28), 7.0)}, "lie in [0, 1]"),
     ({"images": np.zeros((1000, 28, 28), np.uint8), "labels": np.arange(1000) % 10 + 10},
      "labels must be digits in [0, 10), got 10 to 19"),
@@ -216,7 +221,7 @@ def test_nearest_training_finds_the_digit_itself():
     ("npy", "is not a .npz file"),
     ("truncated", "is not a .npz file"),
     ("bomb", "MiB are refused"),
-    ("few", "--num-samples must be >= 10, got 3"),
+    ("few", "--num-samples must be >= 100, got 3"),
 ])
 def test_cli_evaluate_failures_exit_2_with_one_line(tmp_path, capsys, content, message):
     from tfimagegen.__main__ import main

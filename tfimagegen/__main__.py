@@ -4,8 +4,11 @@ Commands (each documented in the README):
 
 * ``noise INPUT OUTPUT --kind K --amount X --seed N``: add noise to an image file.
 * ``demo --out DIR``: the main job of ``make demo``: noise images and a gallery.
-* ``evaluate SAMPLES.npz [--reference REAL.npz]``: quality scores as one JSON line.
-* ``train-classifier [--out PATH]``: rebuild the metrics classifier's weights.
+* ``evaluate SAMPLES.npz [--data SOURCE] [--image-size N] [--reference REAL.npz]
+  [--training TRAIN.npz]``: quality scores, with SWD and the real-vs-real floors, as one
+  JSON line naming its feature space.
+* ``train-classifier [--data SOURCE] [--image-size N] [--out PATH]``: train a feature
+  space's classifier (default: rebuild the digit one).
 * ``train {gan,vae,diffusion} --out DIR [--data D] [--image-size N] [--fit F]
   [--channels C] [--latent-dim D] [--downsample F] [--latent-channels C]
   [--latent VAE_RUN] [--epochs N] [--seed S] [--quick] [--unconditional]``: train or
@@ -15,8 +18,8 @@ Commands (each documented in the README):
 * ``elbo DIR [--data PATH.npz] [--k K]``: a VAE's ELBO (and IWAE bound) in nats and bits
   per dimension as one JSON line; default data: the test split of the run's source.
 * ``synthetic-accuracy DIR [--per-class N] [--seed S] [--steps K]``: test accuracy of a
-  fresh classifier trained on real, generated, and real + generated digits, as one
-  JSON line.
+  fresh classifier trained on real, generated, and real + generated images of the run's
+  data, tested on its test split, as one JSON line.
 * ``export-data SOURCE --split SPLIT [--image-size N] [--fit F] [--channels C] --out
   FILE.npz``: one split of a data source or a folder of images (``images``, ``labels``,
   ``class_names``, ``captions``) as a file.
@@ -32,6 +35,7 @@ one line too (status 1; ``TFIMAGEGEN_DEBUG=1`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -45,6 +49,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 NOISE_KINDS = ("gaussian", "uniform", "salt-and-pepper", "poisson")
 FLOAT32_MAX = 3.4028234663852886e38  # the noise is computed in float32
 MAX_STUDENT_STEPS = 100_000  # synthetic-accuracy --steps
+MIN_SCORED = 100  # evaluate: images on each side, at least
 POISSON_MIN_AMOUNT = 1e-4  # peak = 1 / amount**2 must stay <= noise.MAX_PEAK (1e8)
 
 
@@ -118,8 +123,9 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _read_images_npz(path: str, what: str) -> tuple:
-    """Images (key ``images``, or ``x``) and optional labels (``labels``, or ``y``) from an
-    npz file, so files written by ``sample``, ``export-data`` and ``np.savez(x=, y=)`` all read."""
+    """Images (key ``images``, or ``x``), optional labels (``labels``, or ``y``) and
+    ``class_names`` from an npz file, so files written by ``sample``, ``export-data`` and
+    ``np.savez(x=, y=)`` all read."""
     from tfimagegen import data
 
     if not Path(path).is_file():
@@ -131,44 +137,125 @@ def _read_images_npz(path: str, what: str) -> tuple:
                 raise UsageError(f"{path} has no 'images' array; it has {sorted(archive.files)}")
             label_key = next((k for k in ("labels", "y") if k in archive.files), None)
             labels = None if label_key is None else archive[label_key]
-            return archive[key], labels
+            names = archive["class_names"].tolist() if "class_names" in archive.files else None
+            return archive[key], labels, names
     except ValueError as err:
         raise UsageError(str(err)) from None
+
+
+def _scoring_data(args: argparse.Namespace, shape: tuple[int, ...]) -> tuple:
+    """``evaluate``: the feature space, reference and training images for ``--data``
+    (its test and training splits), or for digits without it; ``--reference`` and
+    ``--training`` override the splits."""
+    from tfimagegen import features, rundata, runs
+
+    sized = {"image_size": args.image_size, "fit": args.fit, "channels": args.channels}
+    reference = _read_images_npz(args.reference, "reference")[0] if args.reference else None
+    training = _read_images_npz(args.training, "training")[0] if args.training else None
+    if args.data is None:
+        given = [f"--{k.replace('_', '-')}" for k, v in sized.items() if v is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} needs --data (how its images are drawn)")
+        try:
+            space = features.for_images(shape)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        from tfimagegen import data
+
+        if reference is None:
+            reference = data.load_mnist("test")[0]
+        return space, reference, training
+    if rundata.is_npz(args.data):
+        raise UsageError(f"--data {args.data}: an .npz file has no test split to score "
+                         "against; name its source, or pass --reference and --training")
+    try:
+        if reference is None:
+            reference = rundata.load(args.data, "test", **sized).images
+        if training is None:
+            training = rundata.load(args.data, "train", **sized).images
+        with contextlib.redirect_stdout(sys.stderr):  # stdout keeps one JSON line
+            space = features.for_source(args.data, **sized, verbose=1,
+                                        announce=lambda line: print(f"tfimagegen: {line}"))
+    except runs.RunError as err:
+        raise UsageError(str(err)) from None
+    return space, reference, training
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from tfimagegen import metrics  # light: TensorFlow loads only when a model is built
 
-    if args.num_samples < metrics.MIN_SAMPLES:
-        raise UsageError(f"--num-samples must be >= {metrics.MIN_SAMPLES}, got {args.num_samples}")
-    if not 0 <= args.copy_distance <= 1:
+    if args.num_samples is not None and args.num_samples < MIN_SCORED:
+        raise UsageError(f"--num-samples must be >= {MIN_SCORED}, got {args.num_samples}")
+    if args.copy_distance is not None and not 0 <= args.copy_distance <= 1:
         raise UsageError(f"--copy-distance must be in [0, 1] (RMS pixel difference on the "
                          f"[0, 1] scale), got {args.copy_distance:g}")
-    images, labels = _read_images_npz(args.samples, "samples")
-    reference = _read_images_npz(args.reference, "reference")[0] if args.reference else None
-    training = _read_images_npz(args.training, "training")[0] if args.training else None
-
-    from tfimagegen import metrics
-
+    images, labels, names = _read_images_npz(args.samples, "samples")
+    shape = images.shape[1:] + (1,) * (images.ndim == 3)
+    space, reference, training = _scoring_data(args, shape)
+    if labels is not None and names is not None and space.labelled \
+            and [str(n) for n in names] != list(space.class_names):
+        raise UsageError(f"{args.samples}: its class_names ({', '.join(map(str, names[:3]))}"
+                         f"...) are not those of the data ({', '.join(space.class_names[:3])}"
+                         "...); class scores would compare other classes")
+    n = args.num_samples or min(len(images), len(reference))
+    if n < MIN_SCORED:
+        raise UsageError(f"scores need at least {MIN_SCORED} images on each side (FD depends "
+                         f"on the count), got {len(images)} samples and {len(reference)} "
+                         "reference images")
     try:
-        scores = metrics.evaluate(images, reference, labels, num_samples=args.num_samples,
-                                  training=training, copy_distance=args.copy_distance)
+        scores = metrics.evaluate(images, reference, labels, num_samples=n, training=training,
+                                  copy_distance=args.copy_distance, space=space, floors=True)
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
-    print(json.dumps({k: round(v, 6) for k, v in scores.items()}))
+    print(json.dumps({**{k: round(v, 6) if isinstance(v, float) else v
+                         for k, v in scores.items()}, "feature_space": space.name}))
 
 
 def _cmd_train_classifier(args: argparse.Namespace) -> None:
-    out = Path(args.out)
-    if not out.name.endswith(".weights.h5"):
-        raise UsageError(f"--out must end in .weights.h5, got {out}")
+    from tfimagegen import features, rundata, runs
 
-    from tfimagegen import metrics
+    if args.out is not None and not args.out.endswith(".weights.h5"):
+        raise UsageError(f"--out must end in .weights.h5, got {args.out}")
+    for flag, value in (("--epochs", args.epochs), ("--steps", args.steps)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be >= 1, got {value}")
+    sized = {"image_size": args.image_size, "fit": args.fit, "channels": args.channels}
+    if args.data == "mnist":
+        if args.steps is not None or any(v is not None for v in sized.values()):
+            raise UsageError("--steps, --image-size, --fit and --channels apply to sources other "
+                             "than mnist (the digit classifier trains for --epochs)")
+        out = Path(args.out or features.cached_path({"fingerprint": "digits"}))
+        from tfimagegen import metrics
 
-    model, accuracy = metrics.train_classifier(seed=args.seed, epochs=args.epochs, verbose=2)
+        model, accuracy = metrics.train_classifier(
+            seed=args.seed, epochs=args.epochs or metrics.CLASSIFIER_EPOCHS, verbose=2)
+        what = "the embedded test split"
+    else:
+        if args.epochs is not None:
+            raise UsageError(f"--epochs applies to mnist; {args.data} trains for --steps")
+        if rundata.is_npz(args.data):
+            raise UsageError(f"--data {args.data}: an .npz file has no test split; the "
+                             "classifier needs one")
+        try:
+            train = rundata.load(args.data, "train", **sized)
+            test = rundata.load(args.data, "test", **sized)
+        except runs.RunError as err:
+            raise UsageError(str(err)) from None
+        model, accuracy, names = features.train_space(
+            train, test, seed=args.seed, steps=args.steps or features.STEPS, verbose=2)
+        what = f"{args.data}'s test split"
+        if args.out is None:  # the cache evaluate reads; the shipped weights stay as they are
+            space = features.space_of(train, names)
+            features.save_space(model, space, accuracy, train.record["source"])
+            print(f"test accuracy {accuracy:.4f} on {what}; wrote {space.weights}")
+            return
+        out = Path(args.out)
+    from tfimagegen import files
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    model.save_weights(out)
-    print(f"test accuracy {accuracy:.4f} on the embedded test split; wrote {out}")
+    with files.atomic_path(out) as partial:
+        model.save_weights(partial)
+    print(f"test accuracy {accuracy:.4f} on {what}; wrote {out}")
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -330,24 +417,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a smoke-test GAN instead of a short one")
     p.set_defaults(func=_cmd_demo)
 
-    from tfimagegen import metrics  # light: TensorFlow loads only when a model is built
+    from tfimagegen import features, metrics  # light: TensorFlow loads only for a model
+    from tfimagegen.data import DATA_SOURCES
 
-    p = sub.add_parser("evaluate", help="score generated digits (FD, KID, class score, ...)")
-    p.add_argument("samples", help=".npz with 'images' (N, 28, 28[, 1]) and optional 'labels'")
-    p.add_argument("--reference", help=".npz of real digits; default: embedded test split")
-    p.add_argument("--num-samples", type=int, default=metrics.EVAL_SAMPLES,
-                   help=f"images used from each side (default {metrics.EVAL_SAMPLES})")
-    p.add_argument("--training", help=".npz of the digits the generator learnt from, for "
-                                      "'copies'; default: the training split")
-    p.add_argument("--copy-distance", type=_positive_float, default=metrics.COPY_DISTANCE,
+    p = sub.add_parser("evaluate", help="score generated images (FD, KID, SWD, class score, "
+                                         "...) as one JSON line")
+    p.add_argument("samples", help=".npz with 'images' (or 'x'), optional 'labels' (or 'y') "
+                                   "and 'class_names'")
+    p.add_argument("--data", default=None,
+                   help=f"the source the samples imitate: {', '.join(DATA_SOURCES)} or a folder; "
+                        "its test split is the reference, its training split the training "
+                        "images, and its feature space scores them (default: digits)")
+    _add_size_arguments(p)
+    p.add_argument("--reference", help=".npz of real images; default: the test split")
+    p.add_argument("--num-samples", type=int, default=None,
+                   help=f"images used from each side (default: the smaller set; at least "
+                        f"{MIN_SCORED})")
+    p.add_argument("--training", help=".npz of the images the generator learnt from, for "
+                                      "'copies' and the floors; default: the training split")
+    p.add_argument("--copy-distance", type=_positive_float, default=None,
                    help="RMS pixel difference (0-1 scale) below which a sample counts as a "
-                        f"copy of a training digit (default {metrics.COPY_DISTANCE})")
+                        f"copy of a training image (default: {metrics.COPY_DISTANCE} for digits, "
+                        "calibrated on the data otherwise)")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("train-classifier", help="retrain the metrics classifier from a seed")
-    p.add_argument("--out", default=str(metrics.WEIGHTS_PATH), help="weights file to write")
+    p = sub.add_parser("train-classifier",
+                       help="train a feature space's classifier (default: the digit one)")
+    p.add_argument("--data", default="mnist",
+                   help=f"{', '.join(DATA_SOURCES)} or a folder (default mnist)")
+    _add_size_arguments(p)
+    p.add_argument("--out", default=None,
+                   help="weights file to write (default: the cache evaluate reads; the shipped "
+                        "weights change only when --out names them)")
     p.add_argument("--seed", type=_seed, default=metrics.CLASSIFIER_SEED)
-    p.add_argument("--epochs", type=int, default=metrics.CLASSIFIER_EPOCHS)
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"mnist: passes over the digits (default {metrics.CLASSIFIER_EPOCHS})")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"other sources: optimiser steps (default {features.STEPS})")
     p.set_defaults(func=_cmd_train_classifier)
 
     from tfimagegen.families import FAMILIES  # light: no TensorFlow
@@ -379,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: pixels)")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("sample", help="generate digits from a trained run")
+    p = sub.add_parser("sample", help="generate images from a trained run")
     p.add_argument("run_dir", help="a run folder written by 'train'")
     p.add_argument("--num", type=int, default=64)
     p.add_argument("--seed", type=_seed, default=0)
@@ -412,21 +518,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_elbo)
 
     p = sub.add_parser("synthetic-accuracy",
-                       help="train a classifier on a conditional run's digits; test it on real "
+                       help="train a classifier on a conditional run's images; test it on real "
                             "ones (one JSON line, percent)")
     p.add_argument("run_dir", help="a finished conditional 'train gan' or 'train diffusion' run")
     p.add_argument("--per-class", type=int, default=None,
-                   help="real digits per class for 'real' and 'real_plus_synthetic' "
+                   help="real images per class for 'real' and 'real_plus_synthetic' "
                         "(default: all); 'synthetic' always has the training split's size")
     p.add_argument("--seed", type=_seed, default=0)
     from tfimagegen.recipes import StudentRecipe  # light: no TensorFlow
 
     p.add_argument("--steps", type=int, default=StudentRecipe.steps,
-                   help=f"optimiser steps of {StudentRecipe.batch_size} digits per classifier "
+                   help=f"optimiser steps of {StudentRecipe.batch_size} images per classifier "
                         f"(default {StudentRecipe.steps})")
     p.set_defaults(func=_cmd_synthetic_accuracy)
 
-    from tfimagegen.data import DATA_SOURCES  # light: no TensorFlow
 
     p = sub.add_parser("export-data", help="write one split of a data source as an .npz file")
     p.add_argument("source", help=f"{', '.join(DATA_SOURCES)}, or a folder of images (class "

@@ -1,4 +1,4 @@
-"""Put generated digits to work: train a fresh classifier on them, test it on real digits.
+"""Put generated images to work: train a fresh classifier on them, test it on real ones.
 
 Taught in ``notebooks/05_judge_and_use.ipynb``.
 
@@ -17,7 +17,7 @@ many images it has, so 100 digits and 6,000 digits get the same compute.
   classifier and its test scores, in percent.
 * :func:`take_per_class` and :func:`drop_class`: scarce and unbalanced real
   data.
-* :func:`generate_for_labels`: digits of given classes from a conditional run.
+* :func:`generate_for_labels`: images of given classes from a conditional run.
 * :func:`synthetic_accuracy`: real, synthetic and real + synthetic accuracy of
   a run, as ``python -m tfimagegen synthetic-accuracy`` prints it.
 * :class:`NoiseAugment` and :func:`noise_robustness`: lesson 01's noise used as
@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from tfimagegen import data, noise, runs
+from tfimagegen import data, noise, rundata, runs
 from tfimagegen.recipes import StudentRecipe as Recipe
 
 __all__ = [
@@ -67,35 +67,37 @@ def _check_int(name: str, value: object, low: int) -> int:
     return int(value)
 
 
-def _check_digits(images: object, labels: object, name: str = "images"
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 ``(N, 28, 28, 1)`` digits and int32 ``(N,)`` classes 0-9, or a clear error."""
+def _check_images(images: object, labels: object, name: str = "images",
+                  num_classes: int = NUM_CLASSES) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 ``(N, H, W, C)`` images and int32 ``(N,)`` classes in [0, ``num_classes``),
+    or a clear error. ``(N, H, W)`` grey images gain their channel axis."""
     x = np.asarray(images)
     if x.ndim == 3:
         x = x[..., None]
-    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (28, 28, 1) or not len(x):
-        raise ValueError(f"{name} must be uint8 (N, 28, 28[, 1]) digits with N >= 1, got "
-                         f"{x.dtype} {np.shape(images)}")
+    if x.dtype != np.uint8 or x.ndim != 4 or not len(x):
+        raise ValueError(f"{name} must be uint8 (N, H, W[, C]) images with N >= 1, e.g. "
+                         f"(N, 28, 28, 1) digits, got {x.dtype} {np.shape(images)}")
     y = np.asarray(labels)
     if y.shape != (len(x),) or y.dtype.kind not in "iu":
         raise ValueError(f"labels must be {len(x)} integers (one per image), got {y.dtype} "
                          f"{y.shape}")
-    if y.min() < 0 or y.max() >= NUM_CLASSES:
-        raise ValueError(f"labels must be digits in [0, {NUM_CLASSES}), got {y.min()} to "
+    if y.min() < 0 or y.max() >= num_classes:
+        raise ValueError(f"labels must be classes in [0, {num_classes}), got {y.min()} to "
                          f"{y.max()}")
     return x, y.astype(np.int32)
 
 
-def make_student(num_classes: int = NUM_CLASSES) -> keras.Model:
-    """A small CNN: float ``(batch, 28, 28, 1)`` in [0, 1] → ``num_classes`` logits.
+def make_student(num_classes: int = NUM_CLASSES,
+                 image_shape: tuple[int, int, int] = data.DIGIT_SHAPE) -> keras.Model:
+    """A small CNN: float ``(batch, H, W, C)`` in [0, 1] → ``num_classes`` logits.
 
     Smaller than the metrics' scorer (2 convolutions with pooling, about 0.2 M
-    parameters) and trained from scratch each time.
+    parameters for digits) and trained from scratch each time.
     """
     return keras.Sequential([
-        keras.Input((28, 28, 1)),
+        keras.Input(image_shape),
         layers.Conv2D(32, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(),  # 14x14
+        layers.MaxPooling2D(),  # 14x14 for digits
         layers.Conv2D(64, 3, padding="same", activation="relu"),
         layers.MaxPooling2D(),  # 7x7
         layers.Flatten(),
@@ -152,28 +154,31 @@ class NoiseAugment(layers.Layer):
 
 
 def train_student(images, labels, *, seed: int = 0, steps: int = Recipe.steps,
-                  augment: layers.Layer | None = None) -> keras.Model:
-    """A fresh :func:`make_student` trained on uint8 digits for ``steps`` batches.
+                  augment: layers.Layer | None = None,
+                  num_classes: int = NUM_CLASSES) -> keras.Model:
+    """A fresh :func:`make_student` trained on uint8 images for ``steps`` batches.
 
     Args:
-        images: uint8 ``(N, 28, 28[, 1])`` in [0, 255], real or generated.
-        labels: int ``(N,)`` classes 0-9.
+        images: uint8 ``(N, H, W[, C])`` in [0, 255], real or generated (digits:
+            ``(N, 28, 28[, 1])``).
+        labels: int ``(N,)`` classes in [0, ``num_classes``).
         seed: weights and data order.
-        steps: optimiser steps of ``Recipe.batch_size`` digits (the same whatever N).
+        steps: optimiser steps of ``Recipe.batch_size`` images (the same whatever N).
         augment: a layer applied to each [0, 1] training batch (e.g. :class:`NoiseAugment`).
+        num_classes: the classes the student tells apart (10 digits by default).
 
     Returns:
-        The trained ``keras.Model`` (without ``augment``): [0, 1] digits → logits.
+        The trained ``keras.Model`` (without ``augment``): [0, 1] images → logits.
 
     Raises:
         ValueError: bad images, labels or ``steps``.
     """
-    x, y = _check_digits(images, labels)
+    x, y = _check_images(images, labels, num_classes=num_classes)
     steps = _check_int("steps", steps, 1)
     keras.utils.set_random_seed(seed)
-    model = make_student()
+    model = make_student(num_classes, x.shape[1:])
     trainer = model if augment is None else keras.Sequential(
-        [keras.Input((28, 28, 1)), augment, model], name="augmented_student")
+        [keras.Input(x.shape[1:]), augment, model], name="augmented_student")
     schedule = keras.optimizers.schedules.CosineDecay(Recipe.learning_rate, decay_steps=steps)
     trainer.compile(optimizer=keras.optimizers.Adam(schedule),
                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -186,7 +191,7 @@ def train_student(images, labels, *, seed: int = 0, steps: int = Recipe.steps,
 def _predict(model: keras.Model, images, batch_size: int = 1000) -> np.ndarray:
     """Predicted classes, by calling ``model`` on batches: no ``predict`` function is
     traced per model, so scoring many fresh students stays quick (and quiet)."""
-    x = data.to_unit_digits(images)
+    x = data.to_unit_images(images)
     return np.concatenate([keras.ops.convert_to_numpy(model(x[i:i + batch_size],
                                                             training=False)).argmax(-1)
                            for i in range(0, len(x), batch_size)])
@@ -201,34 +206,36 @@ def accuracy(model: keras.Model, images, labels) -> float:
 
 
 def class_recall(model: keras.Model, images, labels) -> np.ndarray:
-    """float64 ``(10,)``: for each class, the percent of its images classified as it."""
+    """float64 ``(K,)``: for each of the model's K classes, the percent of its images
+    classified as it (NaN for a class without images)."""
     x, y = np.asarray(images), np.asarray(labels)
     if y.shape != (len(x),):
         raise ValueError(f"labels must have shape ({len(x)},), got {y.shape}")
     hits = _predict(model, x) == y
     return np.array([100 * hits[y == c].mean() if np.any(y == c) else np.nan
-                     for c in range(NUM_CLASSES)])
+                     for c in range(model.output_shape[-1])])
 
 
-def take_per_class(images, labels, per_class: int, seed: int = 0
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """``per_class`` digits of each class, drawn without replacement with ``seed``.
+def take_per_class(images, labels, per_class: int, seed: int = 0,
+                   num_classes: int = NUM_CLASSES) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` images of each of ``num_classes`` classes, drawn without replacement
+    with ``seed``.
 
     Returns:
-        ``(images, labels)`` in a shuffled order, ``10 * per_class`` of them.
+        ``(images, labels)`` in a shuffled order, ``num_classes * per_class`` of them.
 
     Raises:
         ValueError: ``per_class`` < 1 or more than the rarest class has.
     """
-    x, y = _check_digits(images, labels)
+    x, y = _check_images(images, labels, num_classes=num_classes)
     per_class = _check_int("per_class", per_class, 1)
-    counts = np.bincount(y, minlength=NUM_CLASSES)
+    counts = np.bincount(y, minlength=num_classes)
     if per_class > counts.min():
         raise ValueError(f"per_class must be at most {counts.min()} (the rarest class's count "
                          f"here), got {per_class}")
     rng = np.random.default_rng(seed)
     keep = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False)
-                           for c in range(NUM_CLASSES)])
+                           for c in range(num_classes)])
     keep = rng.permutation(keep)
     return x[keep], y[keep]
 
@@ -236,7 +243,7 @@ def take_per_class(images, labels, per_class: int, seed: int = 0
 def drop_class(images, labels, digit: int, keep: int, seed: int = 0
                ) -> tuple[np.ndarray, np.ndarray]:
     """All digits, but only ``keep`` (drawn with ``seed``) of class ``digit``."""
-    x, y = _check_digits(images, labels)
+    x, y = _check_images(images, labels)
     if not (isinstance(digit, numbers.Integral) and 0 <= digit < NUM_CLASSES):
         raise ValueError(f"digit must be a class in [0, {NUM_CLASSES}), got {digit!r}")
     keep = _check_int("keep", keep, 0)
@@ -251,7 +258,8 @@ def drop_class(images, labels, digit: int, keep: int, seed: int = 0
 
 
 def generate_for_labels(run_dir: str | Path, labels, seed: int = 0, **options) -> np.ndarray:
-    """uint8 ``(len(labels), 28, 28, 1)`` digits of a conditional run, one per label.
+    """uint8 ``(len(labels), H, W, C)`` images of a conditional run (its data's shape),
+    one per label.
 
     Args:
         run_dir: a finished conditional run folder (``train gan`` or ``train diffusion``).
@@ -280,71 +288,96 @@ def generate_for_labels(run_dir: str | Path, labels, seed: int = 0, **options) -
     return module.generate(saved, z, labels.astype(np.int32), **options)
 
 
+def _run_splits(run: dict) -> tuple[tuple, tuple]:
+    """The real training and test images of the data a run trained on, with labels.
+
+    A run on an ``.npz`` file (no splits) of 28×28 grey digits, as lessons 02-05
+    write, is tested on MNIST's; any other ``.npz`` run has no test split."""
+    source = rundata.recorded(run)["source"]
+    if rundata.is_npz(source):
+        if list(rundata.recorded(run)["shape"]) != list(data.DIGIT_SHAPE):
+            raise runs.RunError(f"this run trained on {source}, a file without a test split; "
+                                "pass train= and test= (real images and labels)")
+        return data.load_mnist("train"), data.load_mnist("test")
+    train, test = (rundata.other_split(run, split) for split in ("train", "test"))
+    return (train.images, train.labels), (test.images, test.labels)
+
+
 def synthetic_accuracy(run_dir: str | Path, *, per_class: int | None = None, seed: int = 0,
                        steps: int = Recipe.steps, train=None, test=None) -> dict:
     """The classification accuracy score of a conditional run, next to real data's.
 
-    Three students (:func:`train_student`), each tested on the real test digits:
+    Three students (:func:`train_student`), each tested on the real test
+    split of the data the run trained on (its ``run.json`` names it):
 
-    * ``"real"``: trained on the real training digits (``per_class`` of each
+    * ``"real"``: trained on the real training images (``per_class`` of each
       class if given, all of them otherwise);
-    * ``"synthetic"``: trained only on generated digits, as many as the whole
+    * ``"synthetic"``: trained only on generated images, as many as the whole
       real training split and with its class counts;
     * ``"real_plus_synthetic"``: both sets together.
 
     Args:
         run_dir: a finished conditional run folder.
-        per_class: limit the real digits to this many per class.
+        per_class: limit the real images to this many per class.
         seed: the students' weights and order, the generator's noise, and the
             ``per_class`` draw.
         steps: optimiser steps per student.
-        train, test: ``(images, labels)`` uint8 digits; default
-            ``data.load_mnist("train")`` and ``("test")``.
+        train, test: ``(images, labels)`` uint8 images of the run's shape;
+            default the training and test splits of the run's data (for runs
+            on 28×28 digit ``.npz`` files, ``data.load_mnist``'s).
 
     Returns:
         ``{"real", "synthetic", "real_plus_synthetic", "per_class"}``:
-        test accuracies in percent, and ``per_class`` (``None``: all digits).
+        test accuracies in percent, and ``per_class`` (``None``: all images).
 
     Raises:
-        runs.RunError: as :func:`generate_for_labels`.
+        runs.RunError: as :func:`generate_for_labels`, or a run on an ``.npz``
+            file of another shape with no ``train`` and ``test`` given.
         ValueError: a bad ``per_class`` or ``steps``.
     """
-    runs.check_conditional_run(Path(run_dir))
-    x_train, y_train = _check_digits(*(train or data.load_mnist("train")), name="train images")
-    real = (x_train, y_train) if per_class is None else take_per_class(x_train, y_train,
-                                                                       per_class, seed)
+    run = runs.check_conditional_run(Path(run_dir))
+    num_classes = run["recipe"]["num_classes"]
+    if train is None or test is None:
+        own_train, own_test = _run_splits(run)
+        train, test = train or own_train, test or own_test
+    x_train, y_train = _check_images(*train, name="train images", num_classes=num_classes)
+    real = (x_train, y_train) if per_class is None else take_per_class(
+        x_train, y_train, per_class, seed, num_classes)
     steps = _check_int("steps", steps, 1)
     fake_labels = np.random.default_rng(seed).permutation(y_train)
     fake = generate_for_labels(run_dir, fake_labels, seed), fake_labels
-    return {**classification_accuracy(real, fake, test or data.load_mnist("test"), seed=seed,
-                                      steps=steps), "per_class": per_class}
+    return {**classification_accuracy(real, fake, test, seed=seed, steps=steps,
+                                      num_classes=num_classes), "per_class": per_class}
 
 
 def classification_accuracy(real, synthetic, test, *, seed: int = 0,
-                            steps: int = Recipe.steps) -> dict[str, float]:
+                            steps: int = Recipe.steps,
+                            num_classes: int = NUM_CLASSES) -> dict[str, float]:
     """Test accuracy of three fresh students: on ``real``, on ``synthetic``, on both.
 
-    The measurement inside :func:`synthetic_accuracy`, for digits from anywhere:
-    replayed real digits score about what real ones do, random noise about
-    chance (10 %).
+    The measurement inside :func:`synthetic_accuracy`, for images from
+    anywhere: replayed real digits score about what real ones do, random noise
+    about chance (10 %).
 
     Args:
-        real, synthetic, test: ``(images, labels)``, uint8 ``(N, 28, 28[, 1])``
-            digits and their int classes 0-9.
+        real, synthetic, test: ``(images, labels)``, uint8 ``(N, H, W[, C])``
+            images of one shape and their int classes in [0, ``num_classes``).
         seed: every student's weights and data order.
         steps: optimiser steps per student.
+        num_classes: the classes (10 digits by default).
 
     Returns:
         ``{"real", "synthetic", "real_plus_synthetic"}``, in percent.
 
     Raises:
-        ValueError: bad digits, labels or ``steps``.
+        ValueError: bad images, labels or ``steps``.
     """
-    real, synthetic = _check_digits(*real, name="real images"), _check_digits(
-        *synthetic, name="synthetic images")
-    x_test, y_test = _check_digits(*test, name="test images")
+    real, synthetic, (x_test, y_test) = (
+        _check_images(*pair, name=f"{name} images", num_classes=num_classes)
+        for pair, name in ((real, "real"), (synthetic, "synthetic"), (test, "test")))
     both = np.concatenate([real[0], synthetic[0]]), np.concatenate([real[1], synthetic[1]])
-    return {name: accuracy(train_student(*pair, seed=seed, steps=steps), x_test, y_test)
+    return {name: accuracy(train_student(*pair, seed=seed, steps=steps,
+                                         num_classes=num_classes), x_test, y_test)
             for name, pair in (("real", real), ("synthetic", synthetic),
                                ("real_plus_synthetic", both))}
 

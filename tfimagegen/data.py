@@ -59,6 +59,7 @@ __all__ = [
     "as_dataset",
     "scale_images",
     "binarize",
+    "to_unit_images",
     "to_unit_digits",
     "DataSplit",
     "Source",
@@ -536,17 +537,19 @@ def as_dataset(images: np.ndarray, batch_size: int, *, seed: int,
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def to_unit_digits(images, value_range: tuple[float, float] | None = None,
-                   name: str = "images") -> np.ndarray:
-    """Digits in any of the usual encodings → float32 ``(N, 28, 28, 1)`` in [0, 1].
+def to_unit_images(images, value_range: tuple[float, float] | None = None,
+                   name: str = "images", shape: tuple[int, int, int] | None = None
+                   ) -> np.ndarray:
+    """Images in any of the usual encodings → float32 ``(N, H, W, C)`` in [0, 1].
 
     Rule when ``value_range`` is ``None``: uint8 means [0, 255]; floats with any
     value below 0 mean [-1, 1]; other floats mean [0, 1].
 
     Args:
-        images: ``(N, 28, 28)`` or ``(N, 28, 28, 1)``; uint8, or float.
+        images: ``(N, H, W, C)``, or ``(N, H, W)`` for grey; uint8, or float.
         value_range: ``(0, 255)``, ``(0, 1)`` or ``(-1, 1)`` to state the encoding.
         name: what to call ``images`` in error messages.
+        shape: the ``(H, W, C)`` they must have (``None``: any).
 
     Raises:
         ValueError: a wrong shape, NaN/inf, or values outside the range.
@@ -555,9 +558,13 @@ def to_unit_digits(images, value_range: tuple[float, float] | None = None,
     x = np.asarray(images)
     if x.ndim == 3:
         x = x[..., None]
-    if x.ndim != 4 or x.shape[1:] != (28, 28, 1) or len(x) == 0:
-        raise ValueError(f"{name} must be (N, 28, 28) or (N, 28, 28, 1) digits, "
-                         f"got shape {np.shape(images)}")
+    if x.ndim != 4 or len(x) == 0 or (shape is not None and x.shape[1:] != tuple(shape)):
+        if shape == DIGIT_SHAPE:
+            wanted = "(N, 28, 28) or (N, 28, 28, 1) digits"
+        else:
+            wanted = "(N, H, W, C) images" if shape is None else "images of shape (N, {})".format(
+                ", ".join(str(d) for d in shape))
+        raise ValueError(f"{name} must be {wanted}, got shape {np.shape(images)}")
     if x.dtype != np.uint8 and x.dtype.kind != "f":
         raise TypeError(f"{name} must be uint8 or float, got dtype {x.dtype}")
     if value_range is None:
@@ -574,6 +581,13 @@ def to_unit_digits(images, value_range: tuple[float, float] | None = None,
     if lo < low or hi > high:
         raise ValueError(f"{name} must lie in [{low:g}, {high:g}], got [{lo:.4g}, {hi:.4g}]")
     return ((x.astype(np.float32) - low) / (high - low)).astype(np.float32)
+
+
+def to_unit_digits(images, value_range: tuple[float, float] | None = None,
+                   name: str = "images") -> np.ndarray:
+    """Digits → float32 ``(N, 28, 28, 1)`` in [0, 1]: :func:`to_unit_images` for
+    ``(N, 28, 28)`` or ``(N, 28, 28, 1)`` arrays, with its encoding rule."""
+    return to_unit_images(images, value_range, name, DIGIT_SHAPE)
 
 
 # The table of data sources ------------------------------------------------------------

@@ -14,11 +14,13 @@ that package's (GPL-3.0) code is imported.
 
 Splits are **by base emoji**, the name without its skin tones
 (:func:`base_and_tone`): all five tones of "woman pilot" fall in one split, so
-the test split is not the training set in another colour. 70 / 10 / 20 % of
-the bases of each group go to train / validation / test, seeded once and for
-all. A fourth split, ``compositions``, holds a seeded 10 % of the toned images
-of the *training* bases, taken out of ``train``: a (base, tone) pair no model
-trains on, whose other tones it does see.
+the test split is not the training set in another colour. Bases that OpenMoji
+draws alike ("man kneeling" and "person kneeling", "pilot" and "man pilot")
+go together (:func:`base_units`). 70 / 10 / 20 % of these units of each group go
+to train / validation / test, seeded once and for all. A fourth split,
+``compositions``, holds a seeded 10 % of the toned images of the *training*
+bases, taken out of ``train``: a (base, tone) pair no model trains on, whose
+other tones it does see.
 
 Skin-tone and ZWJ sequences need Pillow's raqm text layout, which needs the
 system's FriBiDi library; without it Pillow would silently draw sequences as
@@ -41,7 +43,7 @@ import numpy as np
 from tfimagegen.files import cache_folder, save_npz
 
 __all__ = ["GROUPS", "SKIN_TONES", "ATTRIBUTION", "DEFAULT_SIZE", "SPLITS", "Emoji", "entries",
-           "base_and_tone", "check_renderer", "render", "split_indices", "load"]
+           "base_units", "base_and_tone", "check_renderer", "render", "split_indices", "load"]
 
 GROUPS = ("Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink",
           "Travel & Places", "Activities", "Objects", "Symbols", "Flags")
@@ -54,6 +56,7 @@ SPLITS = ("train", "validation", "test", "compositions", "all")
 SPLIT_SHARES = (0.7, 0.1, 0.2)  # of the bases of each group: train, validation, test
 COMPOSITION_SHARE = 0.1  # of the toned images of the training bases
 SPLIT_SEED = 0  # fixed forever, so the splits never change
+ALIKE = 0.02  # RMS difference on [0, 1] below which two glyphs are one drawing (base_units)
 SUPERSAMPLE = 4  # glyphs are drawn at 4x the size asked for, then downsampled
 MIN_SIZE, MAX_SIZE = 8, 256
 
@@ -199,28 +202,58 @@ def render(size: int = DEFAULT_SIZE) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1)
+def base_units() -> dict[str, str]:
+    """Each base emoji → the unit it is dealt to a split with: the first (sorted) of the
+    bases that share a glyph with it drawn alike, within :data:`ALIKE` RMS at
+    :data:`DEFAULT_SIZE` (linked in chains).
+
+    OpenMoji draws some names (nearly) alike: "man standing" and "person
+    standing", "pilot" and "man pilot", in every tone. Split apart, the test
+    split would hold copies of training images. Most bases are a unit of their own.
+    """
+    emoji, images = entries(), render(DEFAULT_SIZE)
+    parent = {e.base: e.base for e in emoji}
+
+    def root(base: str) -> str:
+        while parent[base] != base:
+            base = parent[base]
+        return base
+
+    x = images.reshape(len(images), -1).astype(np.float32) / 255
+    squares = np.sum(x**2, axis=1)
+    limit = ALIKE**2 * x.shape[1]  # on the summed squared difference
+    for start in range(0, len(x), 512):
+        d2 = squares[start:start + 512, None] + squares[None] - 2 * x[start:start + 512] @ x.T
+        for i, j in np.argwhere(d2 < limit):
+            a, b = sorted((root(emoji[start + i].base), root(emoji[j].base)))
+            parent[b] = a
+    return {base: root(base) for base in parent}
+
+
+@functools.lru_cache(maxsize=1)
 def split_indices() -> dict[str, np.ndarray]:
     """Indices into :func:`entries` of each split (sorted); ``"all"`` is every index.
 
-    Bases are dealt to train / validation / test within each group (70 / 10 /
-    20 %, at least one base each way where the group has three), so every
-    group is in every split; then 10 % of the toned images of training bases
-    move to ``"compositions"``.
+    Units of bases (:func:`base_units`) are dealt to train / validation / test
+    within each group (70 / 10 / 20 %, at least one unit each way where the
+    group has three), so every group is in every split and no glyph has a
+    twin drawn alike in another split; then 10 % of the toned images of
+    training bases move to ``"compositions"``.
     """
-    emoji = entries()
+    emoji, unit = entries(), base_units()
     rng = np.random.default_rng(SPLIT_SEED)
-    split_of_base: dict[str, str] = {}
+    split_of_unit: dict[str, str] = {}
     for group in GROUPS:
-        bases = sorted({e.base for e in emoji if e.group == group})
-        order = rng.permutation(len(bases))
-        n_val = max(1, round(SPLIT_SHARES[1] * len(bases)))
-        n_test = max(1, round(SPLIT_SHARES[2] * len(bases)))
+        units = sorted({unit[e.base] for e in emoji if e.group == group} - set(split_of_unit))
+        order = rng.permutation(len(units))
+        n_val = max(1, round(SPLIT_SHARES[1] * len(units)))
+        n_test = max(1, round(SPLIT_SHARES[2] * len(units)))
         for rank, i in enumerate(order):
-            split_of_base[bases[i]] = ("validation" if rank < n_val else
+            split_of_unit[units[i]] = ("validation" if rank < n_val else
                                        "test" if rank < n_val + n_test else "train")
     splits = {name: [] for name in SPLITS if name != "all"}
     for i, e in enumerate(emoji):
-        splits[split_of_base[e.base]].append(i)
+        splits[split_of_unit[unit[e.base]]].append(i)
     toned = [i for i in splits["train"] if emoji[i].tone]
     moved = set(rng.choice(toned, round(COMPOSITION_SHARE * len(toned)), replace=False).tolist())
     splits["compositions"] = sorted(moved)

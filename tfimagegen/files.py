@@ -34,8 +34,8 @@ def cache_folder() -> Path:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block succeeds, rename it to ``path``.
 
-    The temporary name keeps ``path``'s suffix (``.keras``, ``.npz``, ``.png``
-    writers look at it). If the block raises, the temporary file is removed and
+    The temporary name keeps ``path``'s suffixes (``.keras``, ``.npz``, ``.png``,
+    ``.weights.h5``: writers look at them). If the block raises, the temporary file is removed and
     ``path`` is left as it was; an ``OSError`` (a read-only folder, a full disk)
     is raised again naming ``path`` itself, and a ``path`` that is a folder is
     refused up front.
@@ -49,7 +49,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+        tmp = path.with_name(f".tmp-{path.name}")
         try:
             yield tmp
             os.replace(tmp, path)
