@@ -183,6 +183,9 @@ def test_resolve_options_takes_a_path_and_refuses_a_bad_seed(tmp_path):
     assert options["data"] == str(tmp_path / "mine.npz")  # recorded as text in run.json
     with pytest.raises(runs.RunError, match=r"--seed must be an int in \[0, 2\*\*32\), got -1"):
         runs.resolve_options(tmp_path, None, gan.Recipe(), seed=-1)
+    assert runs.resolve_options(tmp_path, {"epochs": 5}, gan.Recipe(), epochs=7)["epochs"] == 7
+    with pytest.raises(runs.RunError, match="run of 5 epochs; --epochs can grow it, not shrink"):
+        runs.resolve_options(tmp_path, {"epochs": 5}, gan.Recipe(), epochs=3)
 
 
 def test_sample_writes_uint8_digits_and_repeats_with_seed(quick_run, tmp_path):
@@ -261,6 +264,8 @@ def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
      "made with --seed 0, not 3; rerun with --seed 0 (or without --seed)"),
     ("full-gan-run", ["train", "gan", "--out", "{dir}", "--quick"],
      "holds a full run; rerun without --quick to resume it"),
+    ("quick-gan-run", ["train", "gan", "--out", "{dir}", "--epochs", "1"],
+     "holds a run of 2 epochs; --epochs can grow it, not shrink it to 1"),
     (None, ["sample", "{dir}", "--num", "0", "--out", "{dir}/s.npz"], "--num must be in [1, "),
     ("finished", ["sample", "{dir}", "--num", "1000000000", "--out", "{dir}/s.npz"],
      "--num must be in [1, 100,000], got 1,000,000,000"),

@@ -323,7 +323,8 @@ def resolve_options(out: Path, previous: dict | None, recipe, *, epochs: int | N
     except ``epochs``, which may grow to train more. Needs no TensorFlow.
 
     Raises:
-        RunError: ``epochs < 1``, or an option that conflicts with the record.
+        RunError: ``epochs < 1``, fewer epochs than the record's, or an option that
+            conflicts with the record.
     """
     previous = dict(previous or {})
     if data is not None:
@@ -346,6 +347,9 @@ def resolve_options(out: Path, previous: dict | None, recipe, *, epochs: int | N
                                             else recipe.epochs)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise RunError(f"--epochs must be an int >= 1, got {epochs!r}")
+    if epochs < previous.get("epochs", 0):
+        raise RunError(f"{out} holds a run of {previous['epochs']} epochs; --epochs can grow "
+                       f"it, not shrink it to {epochs} (rerun without --epochs to resume it)")
     options["epochs"] = epochs
     return options
 
