@@ -171,10 +171,10 @@ def _scoring_data(args: argparse.Namespace, shape: tuple[int, ...]) -> tuple:
     try:
         if reference is None:
             reference = rundata.load(args.data, "test", **sized).images
-        if training is None:
-            training = rundata.load(args.data, "train", **sized).images
+        train = rundata.load(args.data, "train", **sized)  # read once: scorer and copies
+        training = train.images if training is None else training
         with contextlib.redirect_stdout(sys.stderr):  # stdout keeps one JSON line
-            space = features.for_source(args.data, **sized, verbose=1,
+            space = features.for_source(args.data, **sized, verbose=1, train=train,
                                         announce=lambda line: print(f"tfimagegen: {line}"))
     except runs.RunError as err:
         raise UsageError(str(err)) from None

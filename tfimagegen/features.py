@@ -212,13 +212,15 @@ def _read_space(path: Path) -> FeatureSpace:
 
 def for_source(source: str | os.PathLike, *, image_size: int | None = None,
                fit: str | None = None, channels: int | None = None,
-               announce=None, verbose: int = 0) -> FeatureSpace:
+               announce=None, verbose: int = 0,
+               train: rundata.RunData | None = None) -> FeatureSpace:
     """The feature space for images of ``source`` (a :data:`tfimagegen.data.DATA_SOURCES`
     name or a folder), drawn at ``image_size``: shipped, cached, or trained now.
 
     Args:
         announce: called with one line before a space is trained (the CLI prints it).
         verbose: Keras's progress output while training.
+        train: the source's training split, if the caller has loaded it already.
 
     Raises:
         tfimagegen.runfolder.RunError: as :func:`tfimagegen.rundata.load`.
@@ -229,7 +231,7 @@ def for_source(source: str | os.PathLike, *, image_size: int | None = None,
     if name == "emoji" and image_size in (None, EMOJI.image_shape[0]):
         return EMOJI
     sized = {"image_size": image_size, "fit": fit, "channels": channels}
-    train = rundata.load(name, "train", **sized)
+    train = train or rundata.load(name, "train", **sized)
     path = cached_path(train.record)
     if path.is_file():
         return _read_space(path)
