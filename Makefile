@@ -49,7 +49,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
 
 bench: $(STAMP)
-	for b in benchmarks/*.py; do $(PY) "$$b" || exit 1; done
+	for b in benchmarks/[!_]*.py; do $(PY) "$$b" || exit 1; done
 
 clean:
 	rm -rf outputs .pytest_cache

@@ -1,7 +1,7 @@
 """Colour generators per CPU-minute, on 32-px emoji (issue #19, section 5).
 
-Run: ``.venv/bin/python benchmarks/colour.py [--budget SECONDS] [--only gan pixel latent
-dcgan]`` (or ``make bench``). Offline: everything trains on the ``emoji``
+Run: ``.venv/bin/python benchmarks/colour.py [--budget SECONDS] [--seed S] [--only gan
+pixel latent dcgan ddim]`` (or ``make bench``). Offline: everything trains on the ``emoji``
 source's training split and is scored once on its test split.
 
 Every generator gets the same wall-clock budget (default 600 s, ten CPU-minutes
@@ -12,24 +12,24 @@ on two cores), counted from its own training history, set-up included:
 * **flow, latents**: ``train vae --data emoji`` (the spatial f = 4 code) for
   ``--vae-share`` of the budget, then ``train diffusion --latent`` for the
   rest, so the autoencoder's minutes count;
-* **keras-io DCGAN**: the recipe of keras.io/examples/generative/
-  dcgan_overriding_train_step (CelebA faces at 64 px), rebuilt here at 32 px:
-  a discriminator of three 4×4 stride-2 convolutions (64, 128, 128) with
-  LeakyReLU 0.2, flatten, dropout 0.2 and a sigmoid; a generator from a
-  128-number code through Dense 4·4·128 and three 4×4 stride-2 transposed
-  convolutions (128, 256, 512) with LeakyReLU 0.2 to a 5×5 sigmoid convolution;
-  binary cross-entropy with 0.05 uniform noise on the discriminator's labels,
-  Adam 1e-4 for both, batch 32, pixels in [0, 1]. Unconditional, as keras-io's.
+* **keras-io DCGAN** and **keras-io DDIM**: the recipes of
+  keras.io/examples/generative/dcgan_overriding_train_step (CelebA faces at
+  64 px) and keras.io/examples/generative/ddim (flowers at 64 px), rebuilt
+  at 32 px as ``benchmarks/_anchors.py`` describes; unconditional, as
+  keras-io's are.
 
-The runs live in ``outputs/bench_colour/`` (a second call resumes them up to the
-same budget, so it costs little more than the scoring; a latent flow's VAE is
-left as its flow learnt it). Each row is scored by
+The runs live in ``outputs/bench_colour/BUDGETs/seedS/`` (a second call
+resumes them up to the same budget, so it costs little more than the scoring;
+a latent flow's VAE is left as its flow learnt it). Each row is scored by
 ``metrics.evaluate`` in the shipped emoji feature space, with SWD, on as many
 samples as the test split has glyphs; a conditional model draws the test
 split's own labels, so its groups come in the test split's proportions. The
-floor is the training glyphs, scored the same way. ``group read right`` is the
+floor is the training glyphs, scored the same way. ``group`` (read right) is the
 label accuracy over the share of real test glyphs the classifier reads right.
-The last column is the seconds to draw 1,000 samples (the Python call).
+``1k draw s`` is the seconds a loaded model takes to draw 1,000 samples again
+(the Python call in a notebook); ``first s``, for our runs, a fresh call's
+(loading the run's model, tracing its sampler and drawing the 1,000, as
+``sample --num 1000`` does after the process starts).
 """
 
 from __future__ import annotations
@@ -44,28 +44,32 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
+from _anchors import DDIM, keras_io_dcgan  # noqa: E402
 
 from tfimagegen import data, features, metrics, rundata, runs, training  # noqa: E402
 
 OUT = Path("outputs/bench_colour")
 TRAIN = rundata.load("emoji", "train")
 TEST = rundata.load("emoji", "test")
-SEED = 0
 
 
-def budget_run(model: str, out: Path, seconds: float, **options) -> float:
+def budget_run(model: str, out: Path, seconds: float, seed: int, **options) -> float:
     """Train one epoch, then resume while the mean epoch so far says more fit in
-    ``seconds`` (set-up included); returns the seconds the run's history says it took."""
-    epochs = 1
+    ``seconds`` (set-up included); a finished run that no more epochs fit is left as it
+    is. Returns the seconds the run's history says it took."""
+    model_file = out / runs.family(model).model_file
     while True:
-        runs.train(model, out, epochs=epochs, seed=SEED, data="emoji", verbose=0, **options)
-        spent, done = runs.train_seconds(out), runs.read_run(out)["epochs"]
-        per_epoch = (spent - runs.read_run(out).get("setup_seconds", 0.0)) / done
-        more = int((seconds - spent) // per_epoch)
-        if more < 1:
-            return spent
-        epochs = done + more
+        run = runs.read_run(out)
+        if run is None or not model_file.is_file():  # new, or stopped before it finished
+            epochs = (run or {}).get("epochs", 1)
+        else:
+            spent = runs.train_seconds(out)
+            per_epoch = (spent - run.get("setup_seconds", 0.0)) / run["epochs"]
+            more = int((seconds - spent) // per_epoch)
+            if more < 1:
+                return spent
+            epochs = run["epochs"] + more
+        runs.train(model, out, epochs=epochs, seed=seed, data="emoji", verbose=0, **options)
 
 
 def score(images: np.ndarray, labels: np.ndarray | None) -> dict:
@@ -73,102 +77,66 @@ def score(images: np.ndarray, labels: np.ndarray | None) -> dict:
                             training=TRAIN.images, floors=True)
 
 
-def run_row(out: Path, seconds: float) -> dict:
+def run_row(out: Path, seconds: float, seed: int) -> dict:
     """Scores of a finished run, its cost and its sampling time."""
-    images, labels = runs.sample_with_labels(out, len(TEST.images), SEED, labels=TEST.labels)
+    images, labels = runs.sample_with_labels(out, len(TEST.images), seed, labels=TEST.labels)
     row = {**score(images, labels), "seconds": seconds,
            "epochs": runs.read_run(out)["epochs"]}
-    start = time.perf_counter()  # loading and tracing are behind us: the call a user times
-    runs.sample_with_labels(out, 1000, SEED + 1, labels=np.resize(TEST.labels, 1000))
-    return {**row, "sample_s": time.perf_counter() - start}
+    start = time.perf_counter()  # what `sample --num 1000` costs, less the process start
+    saved, run = runs.load_run_model(out)
+    module = runs.family(run["model"]).load()
+    noise = tf.random.stateless_normal((1000, *module.noise_shape(saved)), seed=[seed + 1, 0])
+    labels = np.resize(TEST.labels, 1000)
+    module.generate(saved, noise, labels)  # loading, tracing the sampler and a first draw
+    first = time.perf_counter() - start
+    start = time.perf_counter()  # the loaded model drawing again, as in a notebook
+    module.generate(saved, noise, labels)
+    return {**row, "sample_s": time.perf_counter() - start, "first_s": first}
 
 
-class KerasIoGAN(keras.Model):
-    """keras-io's DCGAN training step: discriminator on fakes (label 1) and reals (0)
-    with noisy labels, then the generator on fresh codes labelled real."""
-
-    def __init__(self, discriminator: keras.Model, generator: keras.Model, latent_dim: int,
-                 seed: int):
-        super().__init__()
-        self.discriminator, self.generator, self.latent_dim = discriminator, generator, latent_dim
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.loss_fn = keras.losses.BinaryCrossentropy()
-        self.d_loss = keras.metrics.Mean(name="d_loss")
-        self.g_loss = keras.metrics.Mean(name="g_loss")
-
-    @property
-    def metrics(self) -> list:
-        return [self.d_loss, self.g_loss]
-
-    def compile(self, d_optimizer, g_optimizer) -> None:
-        super().compile()
-        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
-
-    def train_step(self, real):
-        batch = tf.shape(real)[0]
-        codes = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
-        both = tf.concat([self.generator(codes), real], axis=0)
-        targets = tf.concat([tf.ones((batch, 1)), tf.zeros((batch, 1))], axis=0)
-        targets += 0.05 * keras.random.uniform(tf.shape(targets), seed=self.seed_generator)
-        with tf.GradientTape() as tape:
-            d_loss = self.loss_fn(targets, self.discriminator(both))
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights,
-                                             strict=True))
-        codes = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
-        with tf.GradientTape() as tape:
-            g_loss = self.loss_fn(tf.zeros((batch, 1)),
-                                  self.discriminator(self.generator(codes)))
-        grads = tape.gradient(g_loss, self.generator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights, strict=True))
-        self.d_loss.update_state(d_loss)
-        self.g_loss.update_state(g_loss)
-        return {"d_loss": self.d_loss.result(), "g_loss": self.g_loss.result()}
-
-
-def keras_io_dcgan(shape: tuple[int, int, int], latent_dim: int = 128) -> KerasIoGAN:
-    side = shape[0] // 8
-    discriminator = keras.Sequential([
-        keras.Input(shape),
-        layers.Conv2D(64, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
-        layers.Conv2D(128, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
-        layers.Conv2D(128, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
-        layers.Flatten(), layers.Dropout(0.2), layers.Dense(1, activation="sigmoid"),
-    ], name="keras_io_discriminator")
-    generator = keras.Sequential([
-        keras.Input((latent_dim,)),
-        layers.Dense(side * side * 128), layers.Reshape((side, side, 128)),
-        layers.Conv2DTranspose(128, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
-        layers.Conv2DTranspose(256, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
-        layers.Conv2DTranspose(512, 4, strides=2, padding="same"), layers.LeakyReLU(0.2),
-        layers.Conv2D(shape[-1], 5, padding="same", activation="sigmoid"),
-    ], name="keras_io_generator")
-    model = KerasIoGAN(discriminator, generator, latent_dim, SEED)
-    model.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))
-    return model
-
-
-def dcgan_row(seconds: float) -> dict:
-    keras.utils.set_random_seed(SEED)
-    model = keras_io_dcgan(TRAIN.images.shape[1:])
-    steps = -(-len(TRAIN.images) // 32)
+def fit_anchor(model: keras.Model, batch_size: int, seconds: float, seed: int
+               ) -> tuple[float, int]:
+    """Train an anchor on the training glyphs (pixels in [0, 1]) for ``seconds``: (seconds,
+    epochs)."""
     budget = training.TimeBudget(seconds)
     start = time.perf_counter()
-    model.fit(data.as_dataset(TRAIN.images, 32, seed=SEED, scale="unit", repeat=True),
-              epochs=100_000, steps_per_epoch=steps, verbose=0, callbacks=[budget],
-              shuffle=False)  # tf.data shuffles
-    elapsed = time.perf_counter() - start
+    model.fit(data.as_dataset(TRAIN.images, batch_size, seed=seed, scale="unit", repeat=True),
+              epochs=100_000, steps_per_epoch=-(-len(TRAIN.images) // batch_size), verbose=0,
+              callbacks=[budget], shuffle=False)  # tf.data shuffles
+    return time.perf_counter() - start, budget.epochs
 
-    def draw(n: int, seed: int) -> np.ndarray:
-        codes = tf.random.stateless_normal((n, model.latent_dim), seed=[seed, 9])
-        return np.asarray(model.generator.predict(codes, batch_size=500, verbose=0))
 
-    images = draw(len(TEST.images), SEED)
+def anchor_row(draw, noise_shape: tuple[int, ...], seconds: float, epochs: int, seed: int
+               ) -> dict:
+    """Scores of an unconditional anchor's ``draw(noise)`` (pixels in [0, 1]), its cost and its
+    sampling time."""
+    images = draw(tf.random.stateless_normal((len(TEST.images), *noise_shape), seed=[seed, 9]))
+    noise = tf.random.stateless_normal((1000, *noise_shape), seed=[seed + 1, 9])
     start = time.perf_counter()
-    draw(1000, SEED + 1)
+    draw(noise)
     return {**metrics.evaluate(images, TEST.images, space=features.EMOJI,
                                training=TRAIN.images, floors=True, value_range=(0, 1)),
-            "seconds": elapsed, "epochs": budget.epochs, "sample_s": time.perf_counter() - start}
+            "seconds": seconds, "epochs": epochs, "sample_s": time.perf_counter() - start}
+
+
+def dcgan_row(seconds: float, seed: int) -> dict:
+    keras.utils.set_random_seed(seed)
+    model = keras_io_dcgan(TRAIN.images.shape[1:], seed)
+    spent, epochs = fit_anchor(model, 32, seconds, seed)
+
+    def draw(codes: tf.Tensor) -> np.ndarray:
+        return np.asarray(model.generator.predict(codes, batch_size=500, verbose=0))
+
+    return anchor_row(draw, (model.latent_dim,), spent, epochs, seed)
+
+
+def ddim_row(seconds: float, seed: int) -> dict:
+    keras.utils.set_random_seed(seed)
+    model = DDIM(seed, TRAIN.images.shape[1:])
+    model.normalizer.adapt(TRAIN.images.astype(np.float32) / 255.0)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
+    spent, epochs = fit_anchor(model, 64, seconds, seed)
+    return anchor_row(model.generate, TRAIN.images.shape[1:], spent, epochs, seed)
 
 
 def main() -> None:
@@ -177,29 +145,34 @@ def main() -> None:
                         help="seconds per generator, set-up included (default 600)")
     parser.add_argument("--vae-share", type=float, default=0.4,
                         help="share of the latent flow's budget for its autoencoder")
-    parser.add_argument("--only", nargs="*", default=["gan", "pixel", "latent", "dcgan"])
+    parser.add_argument("--only", nargs="*", default=["gan", "pixel", "latent", "dcgan", "ddim"])
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    out = OUT / f"{args.budget:.0f}s"
-    rows = {"training glyphs (floor)": {**score(TRAIN.images[np.random.default_rng(SEED)
-                                                              .permutation(len(TRAIN.images))],
-                                              None), "seconds": 0.0, "epochs": ""}}
+    seed, budget = args.seed, args.budget
+    out = OUT / f"{budget:.0f}s" / f"seed{seed}"
+    order = np.random.default_rng(seed).permutation(len(TRAIN.images))
+    rows = {"training glyphs (floor)": {**score(TRAIN.images[order], None), "seconds": 0.0,
+                                        "epochs": ""}}
     if "gan" in args.only:
-        rows["GAN"] = run_row(out / "gan", budget_run("gan", out / "gan", args.budget))
+        rows["GAN"] = run_row(out / "gan", budget_run("gan", out / "gan", budget, seed), seed)
     if "pixel" in args.only:
         rows["flow, pixels"] = run_row(out / "pixel", budget_run("diffusion", out / "pixel",
-                                                                 args.budget))
+                                                                 budget, seed), seed)
     if "latent" in args.only:
         if (out / "latent" / "run.json").is_file():  # the flow learnt this VAE's codes
             vae_seconds = runs.train_seconds(out / "vae")
         else:
-            vae_seconds = budget_run("vae", out / "vae", args.vae_share * args.budget)
-        flow_seconds = budget_run("diffusion", out / "latent", args.budget - vae_seconds,
+            vae_seconds = budget_run("vae", out / "vae", args.vae_share * budget, seed)
+        flow_seconds = budget_run("diffusion", out / "latent", budget - vae_seconds, seed,
                                   latent=str(out / "vae"))
-        rows["flow, latents (VAE counted)"] = {**run_row(out / "latent", flow_seconds),
+        rows["flow, latents (VAE counted)"] = {**run_row(out / "latent", flow_seconds, seed),
                                                "seconds": vae_seconds + flow_seconds}
     if "dcgan" in args.only:
-        rows["keras-io DCGAN"] = dcgan_row(args.budget)
+        rows["keras-io DCGAN"] = dcgan_row(budget, seed)
+    if "ddim" in args.only:
+        rows["keras-io DDIM"] = ddim_row(budget, seed)
+    print(f"seed {seed}")
     print_table(args.budget, rows)
 
 
@@ -209,12 +182,13 @@ def print_table(budget: float, rows: dict) -> None:
     print(f"emoji 32 px, budget {budget:.0f} s per generator, N = {floor['n']} against the "
           f"test split; real test glyphs read right: {real_share:.1%}")
     header = ["", "seconds", "epochs", "FD", "FD/floor", "SWD", "SWD/floor", "recall",
-              "copies", "group", "1k draw s"]
+              "copies", "group", "1k draw s", "first s"]
     print(f"{header[0]:30}" + "".join(f"{h:>11}" for h in header[1:]))
     for name, r in rows.items():
         group = (f"{r['label_accuracy'] / real_share:11.0%}" if "label_accuracy" in r
                  else f"{'':>11}")
         sample = f"{r['sample_s']:11.1f}" if "sample_s" in r else ""
+        sample += f"{r['first_s']:11.1f}" if "first_s" in r else ""
         print(f"{name:30}{r['seconds']:11.0f}{r['epochs']!s:>11}{r['fd']:11.2f}"
               f"{r['fd'] / floor['fd_floor']:11.1f}{r['swd']:11.1f}"
               f"{r['swd'] / floor['swd_floor']:11.1f}{r['recall']:11.2f}{r['copies']:11.2f}"

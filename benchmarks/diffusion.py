@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
 import time
 from pathlib import Path
@@ -46,7 +45,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
+from _anchors import DDIM  # noqa: E402
 
 from tfimagegen import data, diffusion, gan, metrics, runs, training  # noqa: E402
 
@@ -54,109 +53,6 @@ VALIDATION = data.load_mnist("validation", source="embedded")[0]
 TEST = data.load_mnist("test", source="embedded")[0]
 TRAIN, TRAIN_LABELS = data.load_mnist("train", source="embedded")
 N = metrics.EVAL_SAMPLES
-
-
-# ---- keras-io's DDIM, rebuilt at 28x28 grey ---------------------------------------------------
-
-class NoiseEmbedding(layers.Layer):
-    """keras-io's ``sinusoidal_embedding``: 16 frequencies from 1 to 1,000, sin and cos."""
-
-    def call(self, x):
-        freqs = tf.exp(tf.linspace(tf.math.log(1.0), tf.math.log(1000.0), 16))
-        angular = 2.0 * math.pi * freqs
-        return tf.concat([tf.sin(angular * x), tf.cos(angular * x)], axis=3)
-
-
-def _residual(x, width):
-    residual = x if x.shape[3] == width else layers.Conv2D(width, 1)(x)
-    x = layers.BatchNormalization(center=False, scale=False)(x)
-    x = layers.Conv2D(width, 3, padding="same", activation="swish")(x)
-    x = layers.Conv2D(width, 3, padding="same")(x)
-    return layers.Add()([x, residual])
-
-
-def ddim_network(widths=(32, 64, 96), block_depth: int = 2) -> keras.Model:
-    noisy = keras.Input((28, 28, 1))
-    variance = keras.Input((1, 1, 1))
-    e = layers.UpSampling2D(size=28, interpolation="nearest")(NoiseEmbedding()(variance))
-    x = layers.Concatenate()([layers.Conv2D(widths[0], 1)(noisy), e])
-    skips = []
-    for width in widths[:-1]:
-        for _ in range(block_depth):
-            x = _residual(x, width)
-            skips.append(x)
-        x = layers.AveragePooling2D(2)(x)
-    for _ in range(block_depth):
-        x = _residual(x, widths[-1])
-    for width in reversed(widths[:-1]):
-        x = layers.UpSampling2D(2, interpolation="bilinear")(x)
-        for _ in range(block_depth):
-            x = _residual(layers.Concatenate()([x, skips.pop()]), width)
-    return keras.Model([noisy, variance], layers.Conv2D(1, 1, kernel_initializer="zeros")(x))
-
-
-class DDIM(keras.Model):
-    """keras-io's ``DiffusionModel``: noise prediction, cosine-angle schedule, EMA, DDIM steps."""
-
-    def __init__(self, seed: int):
-        super().__init__()
-        self.normalizer = layers.Normalization()
-        self.network = ddim_network()
-        self.ema_network = keras.models.clone_model(self.network)
-        self.ema_network.set_weights(self.network.get_weights())
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker]
-
-    @staticmethod
-    def schedule(times):
-        start, end = tf.acos(0.95), tf.acos(0.02)
-        angles = start + times * (end - start)
-        return tf.sin(angles), tf.cos(angles)  # noise rates, signal rates
-
-    def denoise(self, noisy, noise_rates, signal_rates, network, training):
-        noise = network([noisy, noise_rates**2], training=training)
-        return noise, (noisy - noise_rates * noise) / signal_rates
-
-    def train_step(self, images):
-        images = self.normalizer(images, training=True)
-        batch = tf.shape(images)[0]
-        noises = keras.random.normal(tf.shape(images), seed=self.seed_generator)
-        times = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator)
-        noise_rates, signal_rates = self.schedule(times)
-        noisy = signal_rates * images + noise_rates * noises
-        with tf.GradientTape() as tape:
-            predicted, _ = self.denoise(noisy, noise_rates, signal_rates, self.network,
-                                        training=True)
-            loss = tf.reduce_mean(tf.abs(noises - predicted))
-        variables = self.network.trainable_weights
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        for ema_weight, weight in zip(self.ema_network.weights, self.network.weights, strict=True):
-            ema_weight.assign(0.999 * ema_weight + 0.001 * weight)
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
-
-    @tf.function
-    def reverse_diffusion(self, noise, steps: int, ema: bool = True):
-        network = self.ema_network if ema else self.network
-        size = 1.0 / steps
-        next_noisy, images = noise, noise
-        for step in range(steps):
-            times = tf.ones((tf.shape(noise)[0], 1, 1, 1)) - step * size
-            noise_rates, signal_rates = self.schedule(times)
-            noises, images = self.denoise(next_noisy, noise_rates, signal_rates, network,
-                                          training=False)
-            next_noise_rates, next_signal_rates = self.schedule(times - size)
-            next_noisy = next_signal_rates * images + next_noise_rates * noises
-        return images
-
-    def generate(self, noise, steps: int = 20, ema: bool = True) -> np.ndarray:
-        x = self.reverse_diffusion(noise, steps, ema)
-        x = self.normalizer.mean + x * tf.sqrt(self.normalizer.variance)
-        return tf.clip_by_value(x, 0.0, 1.0).numpy()
 
 
 # ---- the runs ---------------------------------------------------------------------------------
@@ -218,7 +114,7 @@ def pixel_rows(args) -> dict:
 
 def ddim_rows(args) -> dict:
     keras.utils.set_random_seed(args.seed)
-    ddim = DDIM(args.seed)
+    ddim = DDIM(args.seed, TRAIN.shape[1:])
     ddim.normalizer.adapt(TRAIN.astype(np.float32) / 255.0)
     ddim.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
     dataset = data.as_dataset(TRAIN, 64, seed=args.seed, scale="unit", repeat=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfimagegen import diffusion, gan, runs, vae
+from tfimagegen import diffusion, gan, runs, vae, vaeruns
 from tfimagegen.__main__ import main
 
 
@@ -105,7 +105,7 @@ def test_vae_and_latent_flow_on_emoji_keep_their_shape_likelihood_and_statistics
     assert (recipe["likelihood"], recipe["downsample"], recipe["shift"]) == ("gaussian", 4, 0)
     model, _ = runs.load_run_model(vae_run)
     assert model.noise_shape == (8, 8, 4)
-    result = runs.likelihood(vae_run)  # the emoji test split, read from the run
+    result = vaeruns.likelihood(vae_run)  # the emoji test split, read from the run
     assert result["bits_per_dim"] == pytest.approx(-result["elbo"] / (32 * 32 * 3 * np.log(2)))
     assert main(["train", "diffusion", "--latent", str(vae_run), "--data", "emoji", "--quick",
                  "--epochs", "1", "--out", str(flow_run)]) == 0

@@ -332,12 +332,12 @@ def _read_labels(path: str) -> tuple[np.ndarray, tuple[str, ...] | None]:
 
 
 def _cmd_elbo(args: argparse.Namespace) -> None:
-    from tfimagegen import runs
+    from tfimagegen import runs, vaeruns
 
     if args.k < 1:
         raise UsageError(f"--k must be >= 1, got {args.k}")
     try:
-        result = runs.likelihood(Path(args.run_dir), args.data, k=args.k, seed=args.seed)
+        result = vaeruns.likelihood(Path(args.run_dir), args.data, k=args.k, seed=args.seed)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
     print(json.dumps({key: round(v, 4) if isinstance(v, float) else v

@@ -119,15 +119,18 @@ def _condition(t, label, num_classes: int, dim: int):
     return layers.Dense(dim, activation="silu")(h)
 
 
-def _res_block(h, cond, width: int):
-    """(GroupNorm, SiLU, 3×3 conv) twice, scaled and shifted per channel by ``cond``, plus ``h``."""
+def _res_block(h, cond, width: int, conv=layers.Conv2D):
+    """(GroupNorm, SiLU, 3×3 conv) twice, scaled and shifted per channel by ``cond``, plus ``h``.
+
+    ``conv`` makes the 3×3 convolutions (``texture.CircularConv2D`` for a texture that tiles).
+    """
     skip = h if h.shape[-1] == width else layers.Conv2D(width, 1)(h)
-    h = layers.Conv2D(width, 3, padding="same")(layers.Activation("silu")(
+    h = conv(width, 3, padding="same")(layers.Activation("silu")(
         layers.GroupNormalization(8)(h)))
     scale = layers.Reshape((1, 1, width))(layers.Dense(width)(cond))
     shift = layers.Reshape((1, 1, width))(layers.Dense(width)(cond))
     h = layers.Add()([layers.Multiply()([h, layers.Rescaling(1.0, offset=1.0)(scale)]), shift])
-    h = layers.Conv2D(width, 3, padding="same")(layers.Activation("silu")(
+    h = conv(width, 3, padding="same")(layers.Activation("silu")(
         layers.GroupNormalization(8)(h)))
     return layers.Add()([skip, h])
 
@@ -169,7 +172,7 @@ def make_unet(num_classes: int = Recipe.num_classes, width: int = Recipe.width,
 
 
 def make_latent_unet(latent_shape: tuple[int, int, int], num_classes: int = Recipe.num_classes,
-                     width: int = 64, cond_dim: int = 128) -> keras.Model:
+                     width: int = 48, cond_dim: int = 128) -> keras.Model:
     """(``z_t``, ``t``, label) → velocity on a spatial code: a U-Net at the code's size.
 
     Inputs: ``z_t`` float ``(batch, h, w, c)``, a standardised VAE code (8×8×4
@@ -333,7 +336,9 @@ class FlowMatching(keras.Model):
         if not 0.0 <= guidance_below <= 1.0:
             raise ValueError(f"guidance_below must be in [0, 1], got {guidance_below!r}")
         self.guidance_below = float(guidance_below)
-        self.noise_shape = tuple(int(d) for d in velocity.inputs[0].shape[1:])
+        # None for a side a fully convolutional network leaves open (tfimagegen.texture)
+        self.noise_shape = tuple(None if d is None else int(d)
+                                 for d in velocity.inputs[0].shape[1:])
         self.latent_dim = self.noise_shape[0] if len(self.noise_shape) == 1 else None
         self.latent_mean = None if latent_mean is None else [float(v) for v in latent_mean]
         self.latent_std = None if latent_std is None else [float(v) for v in latent_std]
@@ -479,9 +484,11 @@ class FlowMatching(keras.Model):
         """
         from tfimagegen.gan import cycle_labels
 
-        if tuple(noise.shape[1:]) != self.noise_shape:
+        if len(noise.shape) != len(self.noise_shape) + 1 or any(
+                want is not None and got != want
+                for got, want in zip(noise.shape[1:], self.noise_shape, strict=False)):
             raise ValueError(f"noise must be (n, {', '.join(map(str, self.noise_shape))}), one "
-                             f"{self.noise_shape} example per digit, got {tuple(noise.shape)}")
+                             f"example per image (None: any size), got {tuple(noise.shape)}")
         if labels is not None and not self.num_classes:
             raise ValueError("this model is unconditional (num_classes=0); it takes no labels")
         n = int(noise.shape[0])
@@ -501,7 +508,7 @@ class FlowMatching(keras.Model):
                            guidance=guidance, sampler=sampler, guidance_below=guidance_below)
             parts.append(self.decode(x).numpy())
         if not parts:
-            return self.decode(tf.zeros((0, *self.noise_shape))).numpy()
+            return self.decode(tf.zeros((0, *noise.shape[1:]))).numpy()
         return np.concatenate(parts)
 
     def sample(self, z: tf.Tensor, labels=None) -> tf.Tensor:

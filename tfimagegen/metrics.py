@@ -405,11 +405,14 @@ def evaluate(images, reference=None, labels=None, *, num_samples: int | None = N
     if labels is not None and space.labelled:
         scores["label_accuracy"] = float(np.mean(fake_probs.argmax(-1) == labels))
     if floors:
-        scores.update(n=int(num_samples), fd_floor=None, swd=swd.swd(ref, x, seed=seed)[0]["swd"],
-                      swd_floor=None, copy_distance=float(copy_distance))
-        if len(train) >= num_samples:  # a floor at another N is not this N's floor
+        scores.update(n=int(num_samples), fd_floor=None, swd=None, swd_floor=None,
+                      copy_distance=float(copy_distance))
+        if len(train) < num_samples:  # a floor at another N is not this N's floor
+            scores["swd"] = swd.swd(ref, x, seed=seed)[0]["swd"]
+        else:
             floor = _subsample(train, num_samples, seed + 2, "training")
             floor_feats, _ = features_and_probs(floor, (0, 1), space)
+            generated, real = swd.swd(ref, x, floor, seed=seed)  # the reference's work once
             scores.update(fd_floor=frechet_distance(real_feats, floor_feats),
-                          swd_floor=swd.swd(ref, floor, seed=seed)[0]["swd"])
+                          swd=generated["swd"], swd_floor=real["swd"])
     return scores

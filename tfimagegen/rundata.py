@@ -59,6 +59,11 @@ def is_npz(name: str) -> bool:
     return name.endswith(".npz") and not Path(name).is_dir()
 
 
+def shape_text(shape) -> str:
+    """``(28, 28, 1)`` as ``"28x28x1"``, as the one-line errors write a shape."""
+    return "x".join(map(str, shape))
+
+
 def check_shape(shape: tuple[int, ...], source: str) -> None:
     """Raise :class:`RunError` unless every model family takes images of ``shape`` (H, W, C)."""
     h, w, c = shape

@@ -1,4 +1,4 @@
-"""Training runs behind the CLI: ``train gan|vae|diffusion``, ``sample``, ``elbo``.
+"""Training runs behind the CLI: ``train gan|vae|diffusion`` and ``sample``.
 
 A run folder (see :mod:`tfimagegen.training`) starts with ``run.json``, which
 says which model family it holds (a key of :data:`tfimagegen.families.FAMILIES`);
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfimagegen import rundata
+from tfimagegen import rundata, vaeruns
 from tfimagegen.families import FAMILIES, Family
 from tfimagegen.files import atomic_path, user_cache_folder, write_json
 from tfimagegen.runfolder import (  # noqa: F401  (re-exported: runs.RunError, ...)
@@ -34,7 +34,6 @@ from tfimagegen.runfolder import (  # noqa: F401  (re-exported: runs.RunError, .
 
 QUICK_IMAGES = rundata.QUICK_IMAGES  # --quick trains on this many images
 MAX_SAMPLES = 100_000  # sample --num: 78 MB of uint8 digits
-MAX_K = 100_000  # elbo --k: importance samples per digit (decoded in bounded chunks)
 MAX_STEPS = 1000  # sample --steps: sampler steps of a diffusion run
 MAX_GUIDANCE = 100.0  # sample --guidance: classifier-free guidance weight
 RUNS_ENV = "TFIMAGEGEN_RUNS"  # where the lessons keep their run folders (lessons_folder)
@@ -164,7 +163,7 @@ def plan(model: str, out: Path, *, epochs: int | None = None, seed: int | None =
     check_recipe(out, recipe, previous)
     check_same_data(out, previous, record)
     if getattr(recipe, "latent", ""):
-        _check_latent_data(recipe.latent, record)
+        vaeruns.check_latent_data(recipe.latent, record)
     return Plan(model, out, recipe, previous, options, loaded)
 
 
@@ -173,10 +172,6 @@ def _no_labels(source: str) -> RunError:
              "a folder needs one subfolder per class")
     return RunError(f"--data {source} has no labels ({where}); a conditional model is told "
                     "which class to draw, so it needs them: add them, or pass --unconditional")
-
-
-def _shape_text(shape) -> str:
-    return "x".join(map(str, shape))
 
 
 def check_same_data(out: Path, previous: dict | None, record: dict) -> None:
@@ -190,8 +185,8 @@ def check_same_data(out: Path, previous: dict | None, record: dict) -> None:
     before = rundata.recorded(previous)
     hint = "rerun with the --data it was made with, or choose another --out"
     if list(before["shape"]) != list(record["shape"]):
-        raise RunError(f"{out} holds a run trained on {_shape_text(before['shape'])} images, "
-                       f"not {_shape_text(record['shape'])}; {hint}")
+        raise RunError(f"{out} holds a run trained on {rundata.shape_text(before['shape'])} "
+                       f"images, not {rundata.shape_text(record['shape'])}; {hint}")
     if before["num_classes"] and record["num_classes"] and \
             list(before["class_names"]) != list(record["class_names"]):
         raise RunError(f"{out} holds a run trained on the classes "
@@ -202,14 +197,6 @@ def check_same_data(out: Path, previous: dict | None, record: dict) -> None:
         raise RunError(f"{out} holds a run trained on other images ({before['count']:,}, "
                        f"fingerprint {before['fingerprint']}), not these ({record['count']:,}, "
                        f"{record['fingerprint']}); {hint}")
-
-
-def _check_latent_data(vae_run: str, record: dict) -> None:
-    vae_data = rundata.recorded(read_run(Path(vae_run)))
-    if vae_data["source"] != record["source"] or list(vae_data["shape"]) != list(record["shape"]):
-        raise RunError(f"--latent {vae_run} was trained on {vae_data['source']} "
-                       f"({_shape_text(vae_data['shape'])}), not on {record['source']} "
-                       f"({_shape_text(record['shape'])}); train the VAE on this --data first")
 
 
 def check_run_folder(model: str, out: Path, latent_dim: int | None = None,
@@ -240,7 +227,7 @@ def check_run_folder(model: str, out: Path, latent_dim: int | None = None,
     if latent is not None:
         latent = os.fspath(latent)
         if hasattr(fam.recipe, "for_latents"):
-            vae_run = check_latent_run(latent)
+            vae_run = vaeruns.check_latent_run(latent)
             extra["spatial"] = bool(vae_run.get("recipe", {}).get("downsample", 0))
     try:
         recipe = fam.recipe().configure(latent_dim=latent_dim, unconditional=unconditional,
@@ -268,22 +255,6 @@ def check_recipe(out: Path, recipe, previous: dict | None) -> None:
         raise RunError(f"{out} holds a run made with another recipe ("
                        + ", ".join(f"{k} {v!r}, not {settings[k]!r}" for k, v in changed.items())
                        + "); rerun with the options it was made with, or choose another --out")
-
-
-def check_latent_run(path: str) -> dict:
-    """The ``run.json`` of the finished VAE run folder ``path``, or :class:`RunError` (no
-    TensorFlow)."""
-    run = read_run(Path(path))
-    if run is None:
-        raise RunError(f"--latent {path}: no such run folder; train one with "
-                       "'python -m tfimagegen train vae --out DIR'")
-    if run["model"] != "vae":
-        raise RunError(f"--latent {path} holds a {run['model']} run; it must be a vae run "
-                       "(its encoder and decoder make the latent space)")
-    if not (Path(path) / FAMILIES["vae"].model_file).is_file():
-        raise RunError(f"--latent {path}: the VAE run has not finished; rerun its train "
-                       "command first")
-    return run
 
 
 def check_conditional_run(run_dir: Path) -> dict:
@@ -616,48 +587,3 @@ def class_names(run_dir: Path) -> tuple[str, ...]:
     """The class names of a run's data (empty for unlabelled data); no TensorFlow."""
     run = read_run(Path(run_dir)) or {}
     return tuple(rundata.recorded(run)["class_names"]) if run else ()
-
-
-def likelihood(run_dir: Path, data_path: str | None = None, k: int = 1, seed: int = 0) -> dict:
-    """``{"elbo", "bits_per_dim"}`` and, for ``k > 1``, ``"iwae"`` and ``"k"``.
-
-    Scores a finished VAE run on the images under the key ``x`` (or
-    ``images``) of ``data_path``, or by default on the test split of the
-    run's own source, as in training (binarised digits, or dequantised
-    colour). The ELBO and IWAE bound are nats per image (higher is better);
-    ``bits_per_dim`` is ``-elbo / (pixels x channels x ln 2)`` (lower is better).
-
-    Raises:
-        RunError: not a finished VAE run, ``k`` outside [1, :data:`MAX_K`], a bad
-            seed, an unusable (or empty) data file, images of another shape
-            than the run's, or no ``data_path`` for a run trained on a file.
-    """
-    if not 1 <= k <= MAX_K:
-        raise RunError(f"--k must be in [1, {MAX_K:,}], got {k:,}")
-    check_seed(seed)
-    if data_path is not None:
-        images = rundata.load(data_path, "test").images
-    run = read_run(Path(run_dir)) or {}  # checked before TensorFlow loads: a quick, clean error
-    if run.get("model", "vae") != "vae":
-        raise RunError(f"{run_dir} holds a {run['model']} run; elbo needs a vae run "
-                       "(a GAN has no likelihood)")
-    if not run:
-        raise RunError(f"{run_dir} is not a tfimagegen run folder (no run.json)")
-    record = rundata.recorded(run)
-    if data_path is None:
-        test = rundata.other_split(run, "test")
-        if test is None:
-            raise RunError(f"{run_dir} was trained on {record['source']}, which has no test "
-                           "split: pass --data FILE.npz")
-        images = test.images
-    if list(images.shape[1:]) != list(record["shape"]):
-        raise RunError(f"--data {data_path}: the run models {_shape_text(record['shape'])} "
-                       f"images, got {_shape_text(images.shape[1:])}")
-    net, run = load_run_model(run_dir)
-    from tfimagegen import vae
-
-    value = vae.elbo(net, images, seed=seed)
-    result = {"elbo": value, "bits_per_dim": vae.bits_per_dim(value, images.shape[1:])}
-    if k > 1:
-        result.update(iwae=vae.iwae_bound(net, images, k, seed=seed), k=k)
-    return result
