@@ -42,9 +42,12 @@ class CircularConv2D(layers.Conv2D):
     """
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "same", **kwargs):
-        if padding not in ("same", "valid"):  # "valid": how get_config records it
-            raise ValueError(f"padding must be 'same', got {padding!r}")
+        if padding != "same":  # the wrap is the padding; "valid" would silently be "same"
+            raise ValueError(f"padding must be 'same' (it wraps around), got {padding!r}")
         super().__init__(filters, kernel_size, strides=strides, padding="valid", **kwargs)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "padding": "same"}  # what this layer does
 
     def call(self, inputs):
         x = inputs
