@@ -1,7 +1,8 @@
-"""Colour generators per CPU-minute, on 32-px emoji (issue #19, section 5).
+"""Colour generators per CPU-minute, on emoji (issues #19 §5 and #20).
 
-Run: ``.venv/bin/python benchmarks/colour.py [--budget SECONDS] [--seed S] [--only gan
-pixel latent dcgan ddim]`` (or ``make bench``). Offline: everything trains on the ``emoji``
+Run: ``.venv/bin/python benchmarks/colour.py [--budget SECONDS] [--seed S] [--image-size
+32|64] [--only gan pixel latent latent8 dcgan ddim]`` (or ``make bench``, which runs the
+defaults: 32 px, every arm but ``latent8``). Offline: everything trains on the ``emoji``
 source's training split and is scored once on its test split.
 
 Every generator gets the same wall-clock budget (default 600 s, ten CPU-minutes
@@ -12,13 +13,21 @@ on two cores), counted from its own training history, set-up included:
 * **flow, latents**: ``train vae --data emoji`` (the spatial f = 4 code) for
   ``--vae-share`` of the budget, then ``train diffusion --latent`` for the
   rest, so the autoencoder's minutes count;
+* **flow, latents f = 8** (``latent8``, issue #20): the same with ``train vae
+  --downsample 8``, a code a quarter the size;
 * **keras-io DCGAN** and **keras-io DDIM**: the recipes of
   keras.io/examples/generative/dcgan_overriding_train_step (CelebA faces at
   64 px) and keras.io/examples/generative/ddim (flowers at 64 px), rebuilt
   at 32 px as ``benchmarks/_anchors.py`` describes; unconditional, as
   keras-io's are.
 
-The runs live in ``outputs/bench_colour/BUDGETs/seedS/`` (a second call
+``--image-size 64`` draws the glyphs at 64 px (the compute wall of issue #20).
+The shipped emoji feature space sees 32 px, so 64-px samples, training and test
+glyphs are all shrunk to 32 px (Lanczos, as the source draws them) before they
+are scored; the sampling seconds are those of the 64-px models.
+
+The runs live in ``outputs/bench_colour/BUDGETs/seedS/`` (``.../64px/BUDGETs/...``
+at 64 px; a second call
 resumes them up to the same budget, so it costs little more than the scoring;
 a latent flow's VAE is left as its flow learnt it). Each row is scored by
 ``metrics.evaluate`` in the shipped emoji feature space, with SWD, on as many
@@ -45,12 +54,26 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _anchors import DDIM, keras_io_dcgan  # noqa: E402
+from PIL import Image  # noqa: E402
 
-from tfimagegen import data, features, metrics, rundata, runs, training  # noqa: E402
+from tfimagegen import data, emoji, features, metrics, rundata, runs, training  # noqa: E402
 
 OUT = Path("outputs/bench_colour")
+SCORED = features.EMOJI.image_shape[0]  # the side the feature space sees
+ARMS = ("gan", "pixel", "latent", "latent8", "dcgan", "ddim")
+SIZE = emoji.DEFAULT_SIZE  # main() sets these three from --image-size
 TRAIN = rundata.load("emoji", "train")
 TEST = rundata.load("emoji", "test")
+
+
+def for_scoring(images: np.ndarray) -> np.ndarray:
+    """uint8 ``images`` at the scorer's side: as they are at 32 px, else shrunk (Lanczos)."""
+    images = np.asarray(images)
+    if images.shape[1] == SCORED:
+        return images
+    return np.stack([np.asarray(Image.fromarray(x).resize((SCORED, SCORED),
+                                                          Image.Resampling.LANCZOS))
+                     for x in images])
 
 
 def budget_run(model: str, out: Path, seconds: float, seed: int, **options) -> float:
@@ -69,12 +92,15 @@ def budget_run(model: str, out: Path, seconds: float, seed: int, **options) -> f
             if more < 1:
                 return spent
             epochs = run["epochs"] + more
-        runs.train(model, out, epochs=epochs, seed=seed, data="emoji", verbose=0, **options)
+        sized = {} if SIZE == emoji.DEFAULT_SIZE else {"image_size": SIZE}
+        runs.train(model, out, epochs=epochs, seed=seed, data="emoji", verbose=0, **sized,
+                   **options)
 
 
 def score(images: np.ndarray, labels: np.ndarray | None) -> dict:
-    return metrics.evaluate(images, TEST.images, labels, space=features.EMOJI,
-                            training=TRAIN.images, floors=True)
+    return metrics.evaluate(for_scoring(images), for_scoring(TEST.images), labels,
+                            space=features.EMOJI, training=for_scoring(TRAIN.images),
+                            floors=True)
 
 
 def run_row(out: Path, seconds: float, seed: int) -> dict:
@@ -145,12 +171,22 @@ def main() -> None:
                         help="seconds per generator, set-up included (default 600)")
     parser.add_argument("--vae-share", type=float, default=0.4,
                         help="share of the latent flow's budget for its autoencoder")
-    parser.add_argument("--only", nargs="*", default=["gan", "pixel", "latent", "dcgan", "ddim"])
+    parser.add_argument("--only", nargs="*", choices=ARMS,
+                        default=[a for a in ARMS if a != "latent8"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int, choices=(32, 64), default=32)
     args = parser.parse_args()
 
+    if args.image_size != SCORED and {"dcgan", "ddim"} & set(args.only):
+        parser.error("the keras-io anchors run at 32 px only: pass --only gan pixel latent "
+                     "latent8 with --image-size 64")
+    global SIZE, TRAIN, TEST
+    SIZE = args.image_size
+    TRAIN = rundata.load("emoji", "train", image_size=SIZE)
+    TEST = rundata.load("emoji", "test", image_size=SIZE)
     seed, budget = args.seed, args.budget
-    out = OUT / f"{budget:.0f}s" / f"seed{seed}"
+    sized = OUT if SIZE == emoji.DEFAULT_SIZE else OUT / f"{SIZE}px"
+    out = sized / f"{budget:.0f}s" / f"seed{seed}"
     order = np.random.default_rng(seed).permutation(len(TRAIN.images))
     rows = {"training glyphs (floor)": {**score(TRAIN.images[order], None), "seconds": 0.0,
                                         "epochs": ""}}
@@ -159,15 +195,12 @@ def main() -> None:
     if "pixel" in args.only:
         rows["flow, pixels"] = run_row(out / "pixel", budget_run("diffusion", out / "pixel",
                                                                  budget, seed), seed)
-    if "latent" in args.only:
-        if (out / "latent" / "run.json").is_file():  # the flow learnt this VAE's codes
-            vae_seconds = runs.train_seconds(out / "vae")
-        else:
-            vae_seconds = budget_run("vae", out / "vae", args.vae_share * budget, seed)
-        flow_seconds = budget_run("diffusion", out / "latent", budget - vae_seconds, seed,
-                                  latent=str(out / "vae"))
-        rows["flow, latents (VAE counted)"] = {**run_row(out / "latent", flow_seconds, seed),
-                                               "seconds": vae_seconds + flow_seconds}
+    for arm, f in (("latent", 4), ("latent8", 8)):
+        if arm in args.only:
+            name = "" if f == 4 else "8"
+            rows[f"flow, latents f = {f} (VAE counted)"] = latent_row(
+                out / f"vae{name}", out / f"latent{name}", budget, args.vae_share, seed,
+                downsample=None if f == 4 else f)
     if "dcgan" in args.only:
         rows["keras-io DCGAN"] = dcgan_row(budget, seed)
     if "ddim" in args.only:
@@ -176,11 +209,26 @@ def main() -> None:
     print_table(args.budget, rows)
 
 
+def latent_row(vae_dir: Path, flow_dir: Path, budget: float, vae_share: float, seed: int,
+               downsample: int | None) -> dict:
+    """The latent flow's row: its VAE gets ``vae_share`` of the budget, the flow the rest."""
+    if (flow_dir / "run.json").is_file():  # the flow learnt this VAE's codes: leave it be
+        vae_seconds = runs.train_seconds(vae_dir)
+    else:
+        vae_seconds = budget_run("vae", vae_dir, vae_share * budget, seed,
+                                 downsample=downsample)
+    flow_seconds = budget_run("diffusion", flow_dir, budget - vae_seconds, seed,
+                              latent=str(vae_dir))
+    return {**run_row(flow_dir, flow_seconds, seed), "seconds": vae_seconds + flow_seconds}
+
+
 def print_table(budget: float, rows: dict) -> None:
-    real_share = metrics.label_accuracy(TEST.images, TEST.labels, space=features.EMOJI)
+    real_share = metrics.label_accuracy(for_scoring(TEST.images), TEST.labels,
+                                        space=features.EMOJI)
     floor = rows["training glyphs (floor)"]
-    print(f"emoji 32 px, budget {budget:.0f} s per generator, N = {floor['n']} against the "
-          f"test split; real test glyphs read right: {real_share:.1%}")
+    scored = "" if SIZE == SCORED else f", scored at {SCORED} px"
+    print(f"emoji {SIZE} px{scored}, budget {budget:.0f} s per generator, N = {floor['n']} "
+          f"against the test split; real test glyphs read right: {real_share:.1%}")
     header = ["", "seconds", "epochs", "FD", "FD/floor", "SWD", "SWD/floor", "recall",
               "copies", "group", "1k draw s", "first s"]
     print(f"{header[0]:30}" + "".join(f"{h:>11}" for h in header[1:]))
