@@ -182,8 +182,9 @@ def main() -> None:
                      "latent8 with --image-size 64")
     global SIZE, TRAIN, TEST
     SIZE = args.image_size
-    TRAIN = rundata.load("emoji", "train", image_size=SIZE)
-    TEST = rundata.load("emoji", "test", image_size=SIZE)
+    if SIZE != emoji.DEFAULT_SIZE:  # the module loaded the 32-px glyphs already
+        TRAIN = rundata.load("emoji", "train", image_size=SIZE)
+        TEST = rundata.load("emoji", "test", image_size=SIZE)
     seed, budget = args.seed, args.budget
     sized = OUT if SIZE == emoji.DEFAULT_SIZE else OUT / f"{SIZE}px"
     out = sized / f"{budget:.0f}s" / f"seed{seed}"
