@@ -70,3 +70,17 @@ def test_later_lessons_train_missing_runs_as_the_earlier_lessons_do():
         assert full_mode("02_gan", "PLAIN_EPOCHS") == full_mode(stem, "PLAIN_GAN_EPOCHS"), stem
     assert full_mode("04_diffusion", "PIXEL_EPOCHS") == full_mode("05_judge_and_use",
                                                                   "PIXEL_EPOCHS")
+
+
+def test_lesson_07_trains_lesson_06s_missing_runs_with_lesson_06s_epochs():
+    import ast
+
+    def epochs(stem: str) -> dict:
+        path = next(p for p in NOTEBOOKS if p.stem == stem)
+        parameters = next(source(c) for c in cells(path) if "parameters" in
+                          c["metadata"].get("tags", []))
+        line = re.search(r"^EPOCHS = (\{[^}]*\})", parameters, flags=re.M).group(1)
+        return ast.literal_eval(line)
+
+    lesson06, lesson07 = epochs("06_colour_and_your_pictures"), epochs("07_text_to_image")
+    assert (lesson07["vae"], lesson07["floor"]) == (lesson06["vae"], lesson06["latent"])

@@ -539,7 +539,8 @@ def test_what_sample_writes_train_and_elbo_read(quick_run, quick_vae_run, tmp_pa
 
 
 def test_train_from_python_rejects_an_unknown_model(tmp_path):
-    with pytest.raises(runs.RunError, match="model must be one of gan, vae, diffusion, got 'flow'"):
+    with pytest.raises(runs.RunError,
+                       match="model must be one of gan, vae, diffusion, clip, got 'flow'"):
         runs.train("flow", tmp_path / "run")
     assert not (tmp_path / "run").exists()
 

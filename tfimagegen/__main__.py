@@ -9,12 +9,14 @@ Commands (each documented in the README):
   JSON line naming its feature space.
 * ``train-classifier [--data SOURCE] [--image-size N] [--out PATH]``: train a feature
   space's classifier (default: rebuild the digit one).
-* ``train {gan,vae,diffusion} --out DIR [--data D] [--image-size N] [--fit F]
+* ``train {gan,vae,diffusion,clip} --out DIR [--data D] [--image-size N] [--fit F]
   [--channels C] [--latent-dim D] [--downsample F] [--latent-channels C]
-  [--latent VAE_RUN] [--epochs N] [--seed S] [--quick] [--unconditional]``: train or
-  resume, on any data source (the models take its shape and classes).
-* ``sample DIR --num N --seed S [--label K | --class NAME | --labels-from FILE.npz]
-  [--steps S] [--guidance W] --out FILE.npz``: images from a trained run.
+  [--latent VAE_RUN [--text CLIP_RUN]] [--epochs N] [--seed S] [--quick]
+  [--unconditional]``: train or resume, on any data source (the models take its shape
+  and classes; clip and --text take its captions).
+* ``sample DIR --num N --seed S [--label K | --class NAME | --labels-from FILE.npz |
+  --prompt TEXT] [--steps S] [--guidance W] --out FILE.npz [--grid]``: images from a
+  trained run (``--grid`` also writes FILE.png).
 * ``elbo DIR [--data PATH.npz] [--k K]``: a VAE's ELBO (and IWAE bound) in nats and bits
   per dimension as one JSON line; default data: the test split of the run's source.
 * ``synthetic-accuracy DIR [--per-class N] [--seed S] [--steps K]``: test accuracy of a
@@ -267,7 +269,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
                             quick=args.quick, latent_dim=args.latent_dim,
                             unconditional=args.unconditional, latent=args.latent,
                             downsample=args.downsample, latent_channels=args.latent_channels,
-                            image_size=args.image_size, fit=args.fit, channels=args.channels)
+                            image_size=args.image_size, fit=args.fit, channels=args.channels,
+                            text=args.text)
         runs.check_unlocked(out)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
@@ -291,6 +294,10 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         raise UsageError(f"--out must end in .npz, got {args.out}")
     if sum(x is not None for x in (args.label, args.class_name, args.labels_from)) > 1:
         raise UsageError("give one of --label, --class and --labels-from")
+    if args.prompt is not None and any(x is not None for x in (args.label, args.class_name,
+                                                               args.labels_from)):
+        raise UsageError("--prompt says what to draw; give it without --label, --class or "
+                         "--labels-from")
     run_dir = Path(args.run_dir)
     label, labels, names = args.label, None, None
     try:
@@ -302,13 +309,22 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         if args.labels_from is not None:
             labels, names = _read_labels(args.labels_from)
         images, labels = runs.sample_with_labels(run_dir, args.num, args.seed, label, labels,
-                                                 names, steps=args.steps, guidance=args.guidance)
+                                                 names, prompt=args.prompt, steps=args.steps,
+                                                 guidance=args.guidance)
     except runs.RunError as err:
         raise UsageError(str(err)) from None
     arrays = {"images": images}
     if labels is not None:
         arrays.update(labels=labels, class_names=np.array(runs.class_names(run_dir)))
+    if args.prompt is not None:
+        arrays["captions"] = np.array([args.prompt] * len(images))
     _save(Path(args.out), arrays)
+    if args.grid:
+        from tfimagegen import images as pictures
+
+        grid = Path(args.out).with_suffix(".png")
+        pictures.save_image(grid, pictures.tile(images, ncols=min(8, len(images))))
+        print(f"wrote {grid}")
 
 
 def _save(out: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -483,6 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latent", default=None, metavar="VAE_RUN",
                    help="diffusion: learn the latent codes of this finished vae run folder "
                         "(default: pixels)")
+    p.add_argument("--text", default=None, metavar="CLIP_RUN",
+                   help="diffusion with --latent: draw what each image's caption says, read by "
+                        "the text encoder of this finished clip run folder")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sample", help="generate images from a trained run")
@@ -501,6 +520,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guidance", type=_positive_float, default=None,
                    help="diffusion runs: classifier-free guidance weight w; 0 ignores the "
                         "label, 1 is plain conditional (default: the run's recipe)")
+    p.add_argument("--prompt", default=None, metavar="TEXT",
+                   help="text runs (train diffusion --text): the caption to draw, in words of "
+                        "its training captions")
+    p.add_argument("--grid", action="store_true",
+                   help="also write the images as one picture, FILE.png beside FILE.npz")
     p.add_argument("--out", required=True,
                    help=".npz file; images under the key 'images' (and 'labels', the class "
                         "each was drawn as, for a conditional run)")

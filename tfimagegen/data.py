@@ -708,9 +708,9 @@ def _folder_source(root: str, fit: str | None, channels: int | None) -> Source:
     from tfimagegen import folder
 
     def read(split: str, image_size: int | None = None) -> DataSplit:
-        x, y, names = folder.load(root, split, folder.DEFAULT_SIZE if image_size is None
-                                  else image_size, fit or "crop", channels)
-        return DataSplit(x, y, names)
+        return DataSplit(*folder.load_captioned(root, split, folder.DEFAULT_SIZE
+                                                if image_size is None else image_size,
+                                                fit or "crop", channels))
 
     return Source(read, folder.SPLITS, True, f"the images in {root}")
 

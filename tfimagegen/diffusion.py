@@ -45,9 +45,11 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from tfimagegen import textflow  # its layers (and CLIP's) must be registered to load a text model
 from tfimagegen.data import DIGIT_SHAPE, check_image_shape
 from tfimagegen.files import write_json
 from tfimagegen.recipes import DiffusionRecipe as Recipe  # plain data, importable without TF
+from tfimagegen.text import START, Vocabulary
 
 __all__ = ["Recipe", "TimeEmbedding", "make_unet", "make_latent_mlp", "make_latent_unet",
            "interpolate",
@@ -102,20 +104,27 @@ class TimeEmbedding(layers.Layer):
         return {**super().get_config(), "dim": self.dim}
 
 
-def _inputs(data: keras.KerasTensor, num_classes: int):
-    """The network's inputs: ``[data, t]``, and ``label`` if there are classes; and t, label."""
+def _inputs(data: keras.KerasTensor, num_classes: int, text_length: int = 0):
+    """The network's inputs: ``[data, t]``, and ``label`` if there are classes (or
+    ``tokens``, a caption's word ids, for a text model); and t, label (or tokens)."""
     t = keras.Input((), name="t")
+    if text_length:
+        tokens = keras.Input((text_length,), dtype="int32", name="tokens")
+        return [data, t, tokens], t, tokens
     if not num_classes:
         return [data, t], t, None
     label = keras.Input((), dtype="int32", name="label")
     return [data, t, label], t, label
 
 
-def _condition(t, label, num_classes: int, dim: int):
-    """The conditioning vector of every block: time features plus a label embedding."""
+def _condition(t, label, num_classes: int, dim: int, pooled_text=None):
+    """The conditioning vector of every block: time features plus a label embedding
+    (or a projection of a caption's mean word features, ``pooled_text``: FiLM)."""
     h = layers.Dense(dim, activation="silu")(TimeEmbedding(32, name="time_features")(t))
     if num_classes:  # id num_classes is the null label: "no class given"
         h = layers.Add()([h, layers.Embedding(num_classes + 1, dim, name="label_embedding")(label)])
+    if pooled_text is not None:
+        h = layers.Add()([h, layers.Dense(dim, name="text_embedding")(pooled_text)])
     return layers.Dense(dim, activation="silu")(h)
 
 
@@ -172,7 +181,9 @@ def make_unet(num_classes: int = Recipe.num_classes, width: int = Recipe.width,
 
 
 def make_latent_unet(latent_shape: tuple[int, int, int], num_classes: int = Recipe.num_classes,
-                     width: int = 48, cond_dim: int = 128) -> keras.Model:
+                     width: int = 48, cond_dim: int = 128, *,
+                     text_encoder: keras.Model | None = None,
+                     conditioning: str = Recipe.conditioning) -> keras.Model:
     """(``z_t``, ``t``, label) → velocity on a spatial code: a U-Net at the code's size.
 
     Inputs: ``z_t`` float ``(batch, h, w, c)``, a standardised VAE code (8×8×4
@@ -181,23 +192,37 @@ def make_latent_unet(latent_shape: tuple[int, int, int], num_classes: int = Reci
     blocks as :func:`make_unet`, at ``h`` (``width`` channels) and ``h / 2``
     (``2 * width``), with no patch folding: each position of the code already
     stands for an f×f patch of pixels.
+
+    With a ``text_encoder`` (a CLIP run's, :func:`tfimagegen.clip.make_text_encoder`;
+    frozen here), the third input is ``tokens``, int32 ``(batch, length)`` word ids
+    instead of a label, and the network reads the encoder's word features: by
+    ``conditioning="cross-attention"``, every position of the code attends to the
+    words after each residual block (:class:`tfimagegen.textflow.CrossAttention`);
+    by ``"film"``, their mean joins the time in every block's scale and shift.
     """
     h_, w_, c = (int(d) for d in latent_shape)
     z = keras.Input((h_, w_, c), name="z_t")
-    inputs, t, label = _inputs(z, num_classes)
-    cond = _condition(t, label, num_classes, cond_dim)
+    length = 0 if text_encoder is None else int(text_encoder.inputs[0].shape[1])
+    inputs, t, label = _inputs(z, 0 if length else num_classes, length)
+    attend, pooled = textflow.text_inputs(text_encoder, label, conditioning)
+    cond = _condition(t, None if length else label, 0 if length else num_classes, cond_dim,
+                      pooled)
+
+    def block(h, w):
+        return attend(_res_block(h, cond, w))
+
     h = layers.Conv2D(width, 3, padding="same", name="stem")(z)
-    h = _res_block(h, cond, width)
-    skip = _res_block(h, cond, width)
+    h = block(h, width)
+    skip = block(h, width)
     h = layers.Conv2D(2 * width, 3, strides=2, padding="same")(skip)
-    h = _res_block(h, cond, 2 * width)
-    h = _res_block(h, cond, 2 * width)
+    h = block(h, 2 * width)
+    h = block(h, 2 * width)
     h = layers.Conv2DTranspose(width, 2, strides=2)(h)
     if h_ % 2 or w_ % 2:  # an odd side (7 for 28 pixels at f = 4) came back one too long
         h = layers.Cropping2D(((0, h_ % 2), (0, w_ % 2)))(h)
     h = layers.Concatenate()([h, skip])
-    h = _res_block(h, cond, width)
-    h = _res_block(h, cond, width)
+    h = block(h, width)
+    h = block(h, width)
     h = layers.Activation("silu")(layers.GroupNormalization(8)(h))
     velocity = layers.Conv2D(c, 3, padding="same", name="velocity")(h)
     return keras.Model(inputs, velocity, name="latent_unet")
@@ -308,6 +333,11 @@ class FlowMatching(keras.Model):
         latent_mean, latent_std: per-dimension statistics that standardised
             the latent codes; :meth:`decode` undoes them.
         seed: seed of the training noise.
+        vocabulary: for a text model (``velocity`` takes ``tokens``,
+            :func:`make_latent_unet` with a ``text_encoder``),
+            :meth:`tfimagegen.text.Vocabulary.to_json` of its words. Its
+            "labels" are then int32 ``(batch, length)`` caption rows, and the
+            null condition is the empty caption.
     """
 
     def __init__(self, velocity: keras.Model, num_classes: int = Recipe.num_classes,
@@ -316,17 +346,27 @@ class FlowMatching(keras.Model):
                  sampler: str = Recipe.sampler, guidance_below: float = Recipe.guidance_below,
                  decoder: keras.Model | None = None,
                  latent_mean: list[float] | None = None, latent_std: list[float] | None = None,
-                 seed: int | None = None, **kwargs):
+                 seed: int | None = None, vocabulary: dict | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.vocabulary = None if vocabulary is None else Vocabulary.from_json(vocabulary)
+        self.preview_tokens = None  # captions of the training grids (set by train_setup)
         if not 0.0 <= ema < 1.0:
             raise ValueError(f"ema must be in [0, 1), got {ema}")
         if not 0.0 <= label_dropout < 1.0:
             raise ValueError(f"label_dropout must be in [0, 1), got {label_dropout}")
         self.num_classes = _check_int("num_classes", num_classes, 0)
-        if len(velocity.inputs) != (3 if self.num_classes else 2):
+        if self.vocabulary is not None and self.num_classes:
+            raise ValueError("a text model (vocabulary) is told captions, not classes: "
+                             "num_classes must be 0")
+        self.conditional = bool(self.num_classes) or self.vocabulary is not None
+        if self.vocabulary is not None:  # the CLIP run's text encoder stays as it was trained
+            for layer in velocity.layers:
+                if layer.name == "text_encoder":
+                    textflow.freeze(layer)
+        if len(velocity.inputs) != (3 if self.conditional else 2):
             raise ValueError(f"velocity takes {len(velocity.inputs)} inputs, but num_classes="
                              f"{self.num_classes} needs "
-                             f"{'[x_t, t, label]' if self.num_classes else '[x_t, t]'}")
+                             f"{'[x_t, t, label]' if self.conditional else '[x_t, t]'}")
         self.velocity, self.decoder = velocity, decoder
         self.label_dropout, self.ema, self.seed = float(label_dropout), float(ema), seed
         if sampler not in SAMPLERS:
@@ -371,7 +411,7 @@ class FlowMatching(keras.Model):
 
     def train_step(self, data) -> dict[str, tf.Tensor]:
         labels = None
-        if self.num_classes:
+        if self.conditional:
             if not isinstance(data, (tuple, list)):
                 raise ValueError(f"a conditional model (num_classes={self.num_classes}) trains "
                                  "on (data, labels) batches, got data only")
@@ -383,7 +423,8 @@ class FlowMatching(keras.Model):
         t = keras.random.uniform((batch,), seed=self.seed_generator)
         if labels is not None:  # hide some labels, so the model also learns p(x)
             hidden = keras.random.uniform((batch,), seed=self.seed_generator) < self.label_dropout
-            labels = tf.where(hidden, self.num_classes, labels)
+            labels = tf.where(hidden[:, None], self.null_condition(labels), labels) \
+                if self.vocabulary is not None else tf.where(hidden, self.num_classes, labels)
         x_t, target = interpolate(x, noise, t), velocity_target(x, noise)
         with tf.GradientTape() as tape:
             predicted = self.velocity(self._inputs(x_t, t, labels), training=True)
@@ -420,7 +461,7 @@ class FlowMatching(keras.Model):
             return self.ema_velocity([x, times, labels], training=False)
 
         def guided():
-            null = tf.fill(tf.shape(labels), self.num_classes)
+            null = self.null_condition(labels)
             both = self.ema_velocity([tf.concat([x, x], 0), tf.concat([times, times], 0),
                                       tf.concat([labels, null], 0)], training=False)
             cond, uncond = tf.split(both, 2)
@@ -428,6 +469,15 @@ class FlowMatching(keras.Model):
 
         return tf.cond((tf.cast(guidance, tf.float32) != 1.0) & (t <= below), guided,
                        conditional)
+
+    def null_condition(self, labels: tf.Tensor) -> tf.Tensor:
+        """"No condition" for each row of ``labels``: the null class ``num_classes``, or,
+        for a text model, the empty caption (the start word, then padding)."""
+        if self.vocabulary is None:
+            return tf.fill(tf.shape(labels), self.num_classes)
+        empty = tf.one_hot(0, self.vocabulary.length, on_value=START, off_value=0,
+                           dtype=tf.int32)
+        return tf.broadcast_to(empty, tf.shape(labels))
 
     def solve(self, noise: tf.Tensor, labels: tf.Tensor | None = None, *,
               steps: int | None = None, guidance: float | None = None,
@@ -479,8 +529,9 @@ class FlowMatching(keras.Model):
         """Images from ``noise`` ``(n, *noise_shape)``, in batches: float32 in :attr:`output_range`.
 
         ``labels``: int ``(n,)``, the class of each image (conditional models);
-        default ``0, 1, …, 9, 0, …``. The sampler's settings default to the
-        model's (see :meth:`solve`).
+        default ``0, 1, …, 9, 0, …``; for a text model, int ``(n, length)`` caption
+        rows (:meth:`tfimagegen.text.Vocabulary.encode`), default the empty caption.
+        The sampler's settings default to the model's (see :meth:`solve`).
         """
         from tfimagegen.gan import cycle_labels
 
@@ -489,12 +540,14 @@ class FlowMatching(keras.Model):
                 for got, want in zip(noise.shape[1:], self.noise_shape, strict=False)):
             raise ValueError(f"noise must be (n, {', '.join(map(str, self.noise_shape))}), one "
                              f"example per image (None: any size), got {tuple(noise.shape)}")
-        if labels is not None and not self.num_classes:
+        if labels is not None and not self.conditional:
             raise ValueError("this model is unconditional (num_classes=0); it takes no labels")
         n = int(noise.shape[0])
-        if self.num_classes and labels is None:
+        if self.vocabulary is not None:
+            labels = self._caption_rows(labels, n)
+        elif self.num_classes and labels is None:
             labels = cycle_labels(n, self.num_classes)
-        if labels is not None:
+        if labels is not None and self.vocabulary is None:
             labels = np.asarray(labels)
             if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
                 raise ValueError(f"labels must be {n} integers, got {labels.dtype} {labels.shape}")
@@ -511,8 +564,26 @@ class FlowMatching(keras.Model):
             return self.decode(tf.zeros((0, *noise.shape[1:]))).numpy()
         return np.concatenate(parts)
 
+    def _caption_rows(self, tokens, n: int) -> np.ndarray:
+        """Checked int32 ``(n, length)`` caption rows; ``None``: the empty caption."""
+        length = self.vocabulary.length
+        if tokens is None:
+            return np.asarray(self.null_condition(tf.zeros((n, length), tf.int32)))
+        tokens = np.asarray(tokens)
+        if tokens.shape != (n, length) or not np.issubdtype(tokens.dtype, np.integer):
+            raise ValueError(f"a text model's labels must be int caption rows of shape ({n}, "
+                             f"{length}) (Vocabulary.encode), got {tokens.dtype} {tokens.shape}")
+        if n and (tokens.min() < 0 or tokens.max() >= self.vocabulary.size):
+            raise ValueError(f"caption rows must hold word ids in [0, {self.vocabulary.size}), "
+                             f"got {tokens.min()} to {tokens.max()}")
+        return tokens.astype(np.int32)
+
     def sample(self, z: tf.Tensor, labels=None) -> tf.Tensor:
-        """:meth:`generate` with the defaults: the sample grids of a run call this."""
+        """:meth:`generate` with the defaults: the sample grids of a run call this (a text
+        model draws its ``preview_tokens`` captions in turn, one per column, if set)."""
+        if labels is None and self.preview_tokens is not None:
+            rows = self.preview_tokens
+            labels = rows[np.arange(int(z.shape[0])) % len(rows)]
         return tf.constant(self.generate(z, labels))
 
     def get_config(self) -> dict:
@@ -526,6 +597,7 @@ class FlowMatching(keras.Model):
             "sampler": self.sampler, "guidance_below": self.guidance_below,
             "latent_mean": self.latent_mean,
             "latent_std": self.latent_std, "seed": self.seed,
+            "vocabulary": None if self.vocabulary is None else self.vocabulary.to_json(),
         }
 
     def get_compile_config(self) -> dict:
@@ -592,7 +664,8 @@ def build_flow(recipe: Recipe | None = None, seed: int | None = None, *,
                velocity: keras.Model | None = None, decoder: keras.Model | None = None,
                latents: np.ndarray | None = None,
                strategy: tf.distribute.Strategy | None = None,
-               image_shape: tuple[int, int, int] = DIGIT_SHAPE) -> FlowMatching:
+               image_shape: tuple[int, int, int] = DIGIT_SHAPE,
+               text_encoder: keras.Model | None = None, vocabulary=None) -> FlowMatching:
     """A compiled :class:`FlowMatching` for ``recipe`` (default ``Recipe()``).
 
     Pixel space by default (:func:`make_unet` for images of ``image_shape``).
@@ -601,6 +674,8 @@ def build_flow(recipe: Recipe | None = None, seed: int | None = None, *,
     (:func:`make_latent_mlp` for flat codes, :func:`make_latent_unet` for
     feature maps) that standardises the codes by the mean and std of each
     dimension (of each channel, for a map) and draws through ``decoder``.
+    With a CLIP run's ``text_encoder`` and its :class:`tfimagegen.text.Vocabulary`
+    too, a text model that reads captions (``recipe.conditioning``; spatial codes).
     ``velocity`` swaps in a network of your own.
     """
     recipe = recipe or Recipe()
@@ -612,13 +687,20 @@ def build_flow(recipe: Recipe | None = None, seed: int | None = None, *,
         per_channel = latents.reshape(-1, latents.shape[-1])
         extra = {"decoder": decoder, "latent_mean": per_channel.mean(0).tolist(),
                  "latent_std": (per_channel.std(0) + 1e-6).tolist()}
+    if text_encoder is not None:
+        if decoder is None or latents.ndim != 4 or vocabulary is None:
+            raise ValueError("a text model needs a spatial latent space (decoder, latents of "
+                             "shape (N, h, w, c)) and the vocabulary of its text encoder")
+        extra["vocabulary"] = vocabulary.to_json()
     with strategy.scope():
         if velocity is None and decoder is None:
             velocity = make_unet(recipe.num_classes, recipe.width, image_shape=image_shape)
         elif velocity is None:
             velocity = (make_latent_mlp(latents.shape[1], recipe.num_classes, recipe.width)
                         if latents.ndim == 2 else
-                        make_latent_unet(latents.shape[1:], recipe.num_classes, recipe.width))
+                        make_latent_unet(latents.shape[1:], recipe.num_classes, recipe.width,
+                                         text_encoder=text_encoder,
+                                         conditioning=recipe.conditioning))
         model = FlowMatching(velocity, num_classes=recipe.num_classes,
                              label_dropout=recipe.label_dropout, ema=recipe.ema,
                              steps=recipe.steps, guidance=recipe.guidance,
@@ -665,8 +747,12 @@ def count_flops(network: keras.Model) -> int:
 LATENT_FILE = "latent.json"  # a latent run's code statistics, for resuming
 
 
+PREVIEW_CAPTIONS = 8  # a text run's sample grids: this many training captions, one per column
+
+
 def train_setup(recipe: Recipe, run: dict, images: np.ndarray, labels: np.ndarray | None,
-                build=None) -> tuple[FlowMatching, tf.data.Dataset, None]:
+                build=None, *, captions: tuple[str, ...] | None = None
+                ) -> tuple[FlowMatching, tf.data.Dataset, None]:
     """A compiled model and its training data: pixels in [-1, 1], or, for a
     latent recipe, the VAE run's standardised codes of the images (the VAE's
     decoder sharpened by :func:`sharpen_decoder` first).
@@ -675,6 +761,11 @@ def train_setup(recipe: Recipe, run: dict, images: np.ndarray, labels: np.ndarra
     ``latent.json`` in the run folder, and a resumed run reads them back
     there (its sharpened decoder comes back with the rest of its weights from
     the backup) instead of computing them again.
+
+    A text recipe (``recipe.text``, a CLIP run) learns each code with its
+    caption (``captions``, encoded by that run's vocabulary, which is copied
+    into this run folder for ``sample --prompt``); its grids draw
+    :data:`PREVIEW_CAPTIONS` training captions spread over the set, one per column.
     """
     from tfimagegen import data, runfolder
 
@@ -694,7 +785,19 @@ def train_setup(recipe: Recipe, run: dict, images: np.ndarray, labels: np.ndarra
     decoder = vae_model.decoder if resuming else sharpen_decoder(
         vae_model.decoder, latents, images, epochs=recipe.decoder_epochs, seed=seed)
     keras.utils.set_random_seed(seed)
-    model = (build or build_flow)(recipe, seed, decoder=decoder, latents=latents)
+    text = {}
+    if recipe.text:
+        clip_model, _ = runfolder.load_run_model(recipe.text)
+        vocabulary = Vocabulary.load(Path(recipe.text))
+        vocabulary.save(out)
+        labels = vocabulary.encode(captions, strict=False)  # the CLIP run's words
+        text = {"text_encoder": clip_model.text_encoder, "vocabulary": vocabulary}
+    model = (build or build_flow)(recipe, seed, decoder=decoder, latents=latents, **text)
+    if recipe.text:  # captions spread over the training set, so over its groups
+        distinct = list(dict.fromkeys(captions))
+        step = max(1, len(distinct) // PREVIEW_CAPTIONS)
+        model.preview_tokens = vocabulary.encode(distinct[::step][:PREVIEW_CAPTIONS],
+                                                 strict=False)
     if resuming:
         stats = json.loads(saved.read_text())
         model.latent_mean, model.latent_std = stats["latent_mean"], stats["latent_std"]

@@ -18,6 +18,10 @@ same four functions, which :mod:`tfimagegen.runs` calls and nothing else:
 
 Its recipe (in :mod:`tfimagegen.recipes`, plain data) says which options a
 run takes (``configure``) and which ``sample`` takes (``sample_options``).
+A family that is not a generator (``generator=False``: CLIP, which other
+runs read) has only the first two; ``train_setup`` then also takes the
+training ``captions``, ``sample`` refuses its runs, and its run folder
+has no sample grids.
 Adding a family is its module, its recipe and one line below.
 """
 
@@ -39,6 +43,7 @@ class Family:
     module: str
     recipe: type
     model_file: str
+    generator: bool = True
 
     def load(self) -> ModuleType:
         """The family's module (imports TensorFlow)."""
@@ -49,4 +54,5 @@ FAMILIES = {
     "gan": Family("tfimagegen.gan", recipes.GANRecipe, "generator.keras"),
     "vae": Family("tfimagegen.vae", recipes.VAERecipe, "vae.keras"),
     "diffusion": Family("tfimagegen.diffusion", recipes.DiffusionRecipe, "flow.keras"),
+    "clip": Family("tfimagegen.clip", recipes.ClipRecipe, "clip.keras", generator=False),
 }

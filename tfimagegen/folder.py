@@ -22,7 +22,11 @@ image-folder loaders commonly hit:
 * unreadable, truncated and unsupported files (HEIC without a plugin, text
   files) are skipped and counted in one line; images above
   :data:`tfimagegen.images.MAX_PIXELS` are refused from their header;
-* exact duplicates (same file bytes) always fall in one split.
+* exact duplicates (same file bytes) always fall in one split;
+* captions, for text-to-image, come from a ``metadata.jsonl`` in ``DIR``, one
+  JSON object per line, ``{"file_name": "cats/tabby.png", "text": "a tabby
+  cat"}`` (the convention of Hugging Face's image folders; ``file_name`` is
+  relative to ``DIR``): :func:`load_captioned`.
 
 The resized arrays are cached (:func:`tfimagegen.files.cache_folder`), keyed
 by the folder's file names, sizes and modification times and by the
@@ -43,8 +47,8 @@ import numpy as np
 
 from tfimagegen.files import cache_folder, save_npz
 
-__all__ = ["FITS", "CHANNELS", "DEFAULT_SIZE", "SPLITS", "scan", "read_image", "read_folder",
-           "load"]
+__all__ = ["FITS", "CHANNELS", "DEFAULT_SIZE", "SPLITS", "METADATA", "scan", "read_image",
+           "read_folder", "read_captions", "load", "load_captioned"]
 
 FITS = ("crop", "pad")
 CHANNELS = (1, 3)
@@ -53,6 +57,7 @@ MIN_SIZE, MAX_SIZE = 8, 512
 SPLITS = ("train", "validation", "test", "all")
 SPLIT_SHARES = (0.7, 0.1, 0.2)  # train, validation, test, of each class's distinct images
 SPLIT_SEED = 0
+METADATA = "metadata.jsonl"  # captions beside the images: {"file_name": ..., "text": ...}
 
 
 def _check(size: object, fit: object, channels: object) -> tuple[int, str, int | None]:
@@ -83,7 +88,7 @@ def scan(root: str | os.PathLike) -> tuple[list[Path], list[int] | None, tuple[s
     if not root.is_dir():
         raise ValueError(f"--data {root} is a file; give a folder of images, a .npz file, or "
                          "a source name")
-    top = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    top = sorted(p for p in root.iterdir() if not p.name.startswith(".") and p.name != METADATA)
     folders = [p for p in top if p.is_dir()]
     loose = [p for p in top if p.is_file()]
     if not folders:
@@ -202,8 +207,8 @@ def read_folder(root: str | os.PathLike, size: int = DEFAULT_SIZE, fit: str = "c
 
     Returns:
         ``{"images": uint8 (N, size, size, 3), "labels": int32 (N,) or None,
-        "class_names", "digests": (N,) file hashes, "skipped", "upscaled",
-        "set_aside"}``.
+        "class_names", "digests": (N,) file hashes, "files": (N,) paths relative
+        to ``root`` (with ``/``), "skipped", "upscaled", "set_aside"}``.
 
     Raises:
         ValueError: as :func:`scan`, or no readable image left.
@@ -217,6 +222,7 @@ def read_folder(root: str | os.PathLike, size: int = DEFAULT_SIZE, fit: str = "c
     if path.is_file():
         with np.load(path) as cached:
             out = {k: cached[k] for k in cached.files}
+    if path.is_file() and "files" in out:  # (caches written before "files" are drawn again)
         out["labels"] = out["labels"] if names else None
         out["class_names"] = tuple(str(n) for n in out["class_names"])
         out.update({k: int(out[k]) for k in ("skipped", "upscaled", "set_aside")})
@@ -248,7 +254,9 @@ def read_folder(root: str | os.PathLike, size: int = DEFAULT_SIZE, fit: str = "c
         _announce(f"tfimagegen: {root}: " + "; ".join(notes))
     out = {"images": images[:len(keep)],
            "labels": None if labels is None else np.asarray(labels, np.int32)[keep],
-           "class_names": names, "digests": np.array(digests), "skipped": len(skipped),
+           "class_names": names, "digests": np.array(digests),
+           "files": np.array([files[i].relative_to(root).as_posix() for i in keep]),
+           "skipped": len(skipped),
            "upscaled": upscaled, "set_aside": set_aside}
     save_npz(path, **{**out, "labels": np.zeros(0, np.int32) if labels is None else out["labels"],
                       "class_names": np.array(names, dtype=str)})
@@ -280,10 +288,51 @@ def _split_of_each(labels: np.ndarray | None, digests: np.ndarray, names: tuple[
     return split
 
 
+def read_captions(root: str | os.PathLike, files) -> tuple[str, ...] | None:
+    """The caption of each of ``files`` (paths relative to ``root``) from ``root/metadata.jsonl``;
+    ``None`` if the folder has no such file.
+
+    Raises:
+        ValueError: a line that is not a JSON object with string ``file_name`` and
+            ``text``, or an image with no caption (named, with the count).
+    """
+    path = Path(root) / METADATA
+    if not path.is_file():
+        return None
+    import json
+
+    text_of = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}, line {number}: not JSON ({err.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("file_name"), str) \
+                or not isinstance(record.get("text"), str):
+            raise ValueError(f"{path}, line {number}: expected {{\"file_name\": ..., \"text\": "
+                             f"...}} with two strings, got {line[:60]!r}")
+        text_of[Path(record["file_name"]).as_posix()] = record["text"]
+    missing = [str(f) for f in files if str(f) not in text_of]
+    if missing:
+        raise ValueError(f"{path} has no caption for {len(missing)} of {len(files)} images "
+                         f"(e.g. {missing[0]}); give every image a line")
+    return tuple(text_of[str(f)] for f in files)
+
+
 def load(root: str | os.PathLike, split: str = "train", image_size: int = DEFAULT_SIZE,
          fit: str = "crop", channels: int | None = None
          ) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
-    """One split of a data folder.
+    """One split of a data folder: :func:`load_captioned` without the captions."""
+    return load_captioned(root, split, image_size, fit, channels)[:3]
+
+
+def load_captioned(root: str | os.PathLike, split: str = "train",
+                   image_size: int = DEFAULT_SIZE, fit: str = "crop", channels: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...],
+                              tuple[str, ...] | None]:
+    """One split of a data folder, and its captions if it has a ``metadata.jsonl``.
 
     Args:
         root: the folder.
@@ -293,12 +342,14 @@ def load(root: str | os.PathLike, split: str = "train", image_size: int = DEFAUL
         channels: 1 or 3; default 1 when every image of the folder is grey, else 3.
 
     Returns:
-        ``(images, labels, class_names)``: uint8 ``(N, S, S, C)``, int32 ``(N,)``
-        (``None`` without class folders) and the sorted class folder names.
+        ``(images, labels, class_names, captions)``: uint8 ``(N, S, S, C)``, int32
+        ``(N,)`` (``None`` without class folders), the sorted class folder names,
+        and one caption per image (:func:`read_captions`; ``None`` without
+        ``metadata.jsonl``).
 
     Raises:
-        ValueError: a bad argument or folder, as :func:`read_folder`, or a class
-            with fewer than 3 distinct images.
+        ValueError: a bad argument or folder, as :func:`read_folder`, a class
+            with fewer than 3 distinct images, or as :func:`read_captions`.
     """
     root = Path(root)
     if split not in SPLITS:
@@ -307,6 +358,7 @@ def load(root: str | os.PathLike, split: str = "train", image_size: int = DEFAUL
     size, fit, channels = _check(image_size, fit, channels)
     found = read_folder(root, size, fit)
     images, labels = found["images"], found["labels"]
+    captions = read_captions(root, found["files"])
     grey = bool(np.all(images[..., :1] == images[..., 1:]))
     if channels == 1 or (channels is None and grey):
         from PIL import Image
@@ -316,4 +368,5 @@ def load(root: str | os.PathLike, split: str = "train", image_size: int = DEFAUL
     if split != "all":
         keep = _split_of_each(labels, found["digests"], found["class_names"], root) == split
         images, labels = images[keep], None if labels is None else labels[keep]
-    return images, labels, found["class_names"]
+        captions = None if captions is None else tuple(np.array(captions, object)[keep])
+    return images, labels, found["class_names"], captions

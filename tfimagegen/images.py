@@ -22,8 +22,8 @@ from PIL import Image, UnidentifiedImageError
 
 from tfimagegen.files import atomic_path
 
-__all__ = ["load_image", "save_image", "sample_image", "to_uint8", "show_grid", "GridFigure",
-           "MAX_PIXELS"]
+__all__ = ["tile", "load_image", "save_image", "sample_image", "to_uint8", "show_grid",
+           "GridFigure", "MAX_PIXELS"]
 
 MAX_PIXELS = 50_000_000  # load_image refuses larger images (a 7,000 x 7,000 photo is 49M)
 
@@ -106,6 +106,20 @@ def to_uint8(image, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray
         raise ValueError("image contains NaN or inf values")
     unit = (array.astype(np.float32) - low) / (high - low)
     return np.round(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def tile(images: np.ndarray, ncols: int) -> np.ndarray:
+    """uint8 ``(N, H, W, C)`` images as one picture, ``ncols`` to a row, black where a row
+    runs short: uint8 ``(rows * H, ncols * W)`` for grey images, ``(..., C)`` otherwise."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.dtype != np.uint8 or ncols < 1:
+        raise ValueError(f"images must be uint8 (N, H, W, C) and ncols >= 1, got "
+                         f"{images.dtype} {images.shape} and {ncols!r}")
+    n, h, w, c = images.shape
+    rows = -(-n // ncols)
+    x = np.concatenate([images, np.zeros((rows * ncols - n, h, w, c), np.uint8)])
+    grid = x.reshape(rows, ncols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, ncols * w, c)
+    return grid[..., 0] if c == 1 else grid
 
 
 def save_image(path: str | os.PathLike, image) -> Path:

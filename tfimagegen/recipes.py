@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-__all__ = ["GANRecipe", "VAERecipe", "DiffusionRecipe", "StudentRecipe", "EPOCH_IMAGES"]
+__all__ = ["GANRecipe", "VAERecipe", "DiffusionRecipe", "ClipRecipe", "StudentRecipe",
+           "EPOCH_IMAGES"]
 
 # An "epoch" of every recipe is a fixed number of optimiser steps, about 4,000
 # images, the size of the embedded training set: the 59,000 Keras digits then
@@ -36,13 +37,18 @@ class _EpochBudget:
         return -(-getattr(self, "epoch_images", EPOCH_IMAGES) // self.batch_size)
 
     @property
+    def needs_captions(self) -> bool:
+        """Whether the training data must have a caption per image (CLIP, a text model)."""
+        return bool(getattr(self, "text", ""))
+
+    @property
     def needs_labels(self) -> bool:
         """Whether the training data must have labels (a class-conditional model)."""
         return bool(getattr(self, "num_classes", 0))
 
     def configure(self, *, latent_dim: int | None = None, unconditional: bool = False,
                   latent: str | None = None, downsample: int | None = None,
-                  latent_channels: int | None = None):
+                  latent_channels: int | None = None, text: str | None = None):
         """This recipe with ``train``'s options applied.
 
         Raises:
@@ -52,6 +58,8 @@ class _EpochBudget:
         recipe = self
         if latent is not None:
             raise ValueError("--latent is for diffusion runs")
+        if text is not None:
+            raise ValueError("--text is for diffusion runs (with --latent)")
         if (downsample, latent_channels) != (None, None):
             raise ValueError(f"--{'downsample' if downsample is not None else 'latent-channels'}"
                              " is for vae runs (a spatial autoencoder)")
@@ -63,8 +71,8 @@ class _EpochBudget:
             recipe = replace(recipe, latent_dim=latent_dim)
         if unconditional:
             if not hasattr(self, "num_classes"):
-                raise ValueError("--unconditional is for gan and diffusion runs; the VAE is "
-                                 "always unconditional")
+                raise ValueError("--unconditional is for gan and diffusion runs; this model "
+                                 "is told no class")
             recipe = replace(recipe, num_classes=0)
         return recipe
 
@@ -130,9 +138,9 @@ class VAERecipe(_EpochBudget):
 
     def configure(self, *, latent_dim: int | None = None, unconditional: bool = False,
                   latent: str | None = None, downsample: int | None = None,
-                  latent_channels: int | None = None) -> VAERecipe:
+                  latent_channels: int | None = None, text: str | None = None) -> VAERecipe:
         recipe = super().configure(latent_dim=latent_dim, unconditional=unconditional,
-                                   latent=latent)
+                                   latent=latent, text=text)
         if downsample is not None:
             if downsample not in self.DOWNSAMPLES:
                 raise ValueError(f"--downsample must be 4 or 8, got {downsample!r}")
@@ -175,6 +183,8 @@ class DiffusionRecipe(_EpochBudget):
     """
 
     latent: str = ""  # a VAE run folder: train in its latent space; "": in pixels
+    text: str = ""  # a CLIP run folder: draw what a caption says, read by its text encoder
+    conditioning: str = "cross-attention"  # text: how captions enter the network ("film")
     num_classes: int = 10  # digits 0-9 given to the network; 0: unconditional
     width: int = 32  # U-Net: channels at 14x14 (7x7 has twice); latent MLP: units per layer
     batch_size: int = 64
@@ -218,11 +228,50 @@ class DiffusionRecipe(_EpochBudget):
 
     def configure(self, *, latent_dim: int | None = None, unconditional: bool = False,
                   latent: str | None = None, downsample: int | None = None,
-                  latent_channels: int | None = None, spatial: bool = False
-                  ) -> DiffusionRecipe:
+                  latent_channels: int | None = None, text: str | None = None,
+                  spatial: bool = False) -> DiffusionRecipe:
         recipe = super().configure(latent_dim=latent_dim, unconditional=unconditional,
                                    downsample=downsample, latent_channels=latent_channels)
-        return recipe if latent is None else recipe.for_latents(latent, spatial)
+        if latent is not None:
+            recipe = recipe.for_latents(latent, spatial)
+        if text is not None:
+            if latent is None or not spatial:
+                raise ValueError("--text needs --latent with a spatial VAE run (train vae on "
+                                 "colour images): the text model cross-attends from each "
+                                 "position of the code")
+            if unconditional:
+                raise ValueError("--text is a condition; drop --unconditional")
+            recipe = recipe.for_text(text)
+        return recipe
+
+    def for_text(self, clip_run: str) -> DiffusionRecipe:
+        """The latent recipe told captions instead of classes, by the frozen text encoder
+        of the CLIP run folder ``clip_run``: every word's features reach the U-Net by
+        cross-attention (:mod:`tfimagegen.textflow`); the empty caption is the null
+        condition, dropped in for 10 % of the images."""
+        return replace(self, text=str(clip_run), num_classes=0)
+
+
+@dataclass(frozen=True)
+class ClipRecipe(_EpochBudget):
+    """The default tiny-CLIP recipe (``clip.Recipe``): images and captions, contrastively.
+
+    Sized for 32-pixel emoji and their Unicode names on 2 CPU cores
+    (``benchmarks/text.py``).
+    """
+
+    embed_dim: int = 64  # the shared embedding's size
+    width: int = 32  # image encoder: channels at H/2 (H/4 twice, H/8 four times)
+    text_width: int = 64  # text encoder: features per word
+    heads: int = 4
+    text_layers: int = 2  # transformer blocks over the words
+    batch_size: int = 128  # pairs per batch: each image against 127 wrong captions
+    learning_rate: float = 2e-3  # Adam
+    temperature: float = 0.07  # CLIP's starting temperature; learnt from there
+    epochs: int = 30
+    quick_epochs: int = 2  # for tests
+
+    needs_captions: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)

@@ -37,12 +37,15 @@ OLD_RECORD = {"shape": [28, 28, 1], "num_classes": 10,  # runs made before the r
 @dataclasses.dataclass(frozen=True)
 class RunData:
     """One split of a run's data: uint8 ``images`` ``(N, S, S, C)``, int32 ``labels``
-    ``(N,)`` into ``class_names`` (or ``None``), and ``record``, what ``run.json`` keeps."""
+    ``(N,)`` into ``class_names`` (or ``None``), ``record``, what ``run.json`` keeps, and
+    one caption per image where the source has them (emoji; folders with a
+    ``metadata.jsonl``)."""
 
     images: np.ndarray
     labels: np.ndarray | None
     class_names: tuple[str, ...]
     record: dict
+    captions: tuple[str, ...] | None = None
 
 
 def source_name(source: str | os.PathLike) -> str:
@@ -95,16 +98,18 @@ def fingerprint(images: np.ndarray, labels: np.ndarray | None) -> str:
     return digest.hexdigest()[:16]
 
 
-def _quick(name: str, images: np.ndarray, labels: np.ndarray | None):
+def _quick(name: str, images: np.ndarray, labels: np.ndarray | None,
+           captions: tuple[str, ...] | None):
     """The first :data:`QUICK_IMAGES` images; for a table source or a folder (stored in
     class order) a seeded draw of that many, so that every class is there."""
     if len(images) <= QUICK_IMAGES:
-        return images, labels
+        return images, labels, captions
     if name in DIGIT_SOURCES or is_npz(name):
-        keep = slice(QUICK_IMAGES)
+        keep = np.arange(QUICK_IMAGES)
     else:
         keep = np.sort(np.random.default_rng(0).choice(len(images), QUICK_IMAGES, replace=False))
-    return images[keep], None if labels is None else labels[keep]
+    return (images[keep], None if labels is None else labels[keep],
+            None if captions is None else tuple(captions[i] for i in keep))
 
 
 def load(source: str | os.PathLike, split: str = "train", quick: bool = False, *,
@@ -138,14 +143,15 @@ def load(source: str | os.PathLike, split: str = "train", quick: bool = False, *
             found = data.load_source(name, split, image_size, fit, channels)
         except (ValueError, RuntimeError) as err:
             raise RunError(str(err)) from None
-    images, labels = found.images, found.labels
+    images, labels, captions = found.images, found.labels, found.captions
     names = found.class_names if labels is not None else ()
     if not len(images):
         raise RunError(f"--data {name} holds no images")
     check_shape(images.shape[1:], name)
     if quick:
-        images, labels = _quick(name, images, labels)
-    return RunData(images, labels, tuple(names), record_of(name, images, labels, names))
+        images, labels, captions = _quick(name, images, labels, captions)
+    return RunData(images, labels, tuple(names), record_of(name, images, labels, names),
+                   None if captions is None else tuple(captions))
 
 
 def record_of(name: str, images: np.ndarray, labels: np.ndarray | None,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfimagegen import rundata, vaeruns
+from tfimagegen import rundata, textruns, vaeruns
 from tfimagegen.families import FAMILIES, Family
 from tfimagegen.files import atomic_path, user_cache_folder, write_json
 from tfimagegen.runfolder import (  # noqa: F401  (re-exported: runs.RunError, ...)
@@ -123,7 +123,8 @@ def plan(model: str, out: Path, *, epochs: int | None = None, seed: int | None =
          latent_dim: int | None = None, unconditional: bool = False,
          latent: str | os.PathLike | None = None, downsample: int | None = None,
          latent_channels: int | None = None, image_size: int | None = None,
-         fit: str | None = None, channels: int | None = None) -> Plan:
+         fit: str | None = None, channels: int | None = None,
+         text: str | os.PathLike | None = None) -> Plan:
     """Check everything a ``train`` call could get wrong, without TensorFlow.
 
     The options are :func:`train`'s. The data is read (except a Keras source,
@@ -140,7 +141,7 @@ def plan(model: str, out: Path, *, epochs: int | None = None, seed: int | None =
     """
     out = Path(out)
     recipe, previous = check_run_folder(model, out, latent_dim, unconditional, latent,
-                                        downsample, latent_channels)
+                                        downsample, latent_channels, text)
     options = resolve_options(out, previous, recipe, epochs=epochs, seed=seed, data=data,
                               quick=quick, image_size=image_size, fit=fit, channels=channels)
     if recipe.needs_labels and rundata.unlabelled_folder(options["data"]):
@@ -149,6 +150,10 @@ def plan(model: str, out: Path, *, epochs: int | None = None, seed: int | None =
                                       **rundata.sized_options(options))
     if recipe.needs_labels and not record["num_classes"]:
         raise _no_labels(options["data"])
+    if recipe.needs_captions and (loaded is None or loaded.captions is None):
+        raise RunError(f"--data {options['data']} has no captions ({model} runs learn from a "
+                       "caption per image: emoji have their Unicode names, a folder gets them "
+                       "from a metadata.jsonl, an .npz file from its 'captions' array)")
     if recipe.needs_labels and record["num_classes"] < 2:
         raise RunError(f"--data {options['data']} has one class; a conditional model needs "
                        "at least 2: pass --unconditional")
@@ -164,6 +169,8 @@ def plan(model: str, out: Path, *, epochs: int | None = None, seed: int | None =
     check_same_data(out, previous, record)
     if getattr(recipe, "latent", ""):
         vaeruns.check_latent_data(recipe.latent, record)
+    if getattr(recipe, "text", ""):
+        textruns.check_text_data(recipe.text, record)
     return Plan(model, out, recipe, previous, options, loaded)
 
 
@@ -201,7 +208,8 @@ def check_same_data(out: Path, previous: dict | None, record: dict) -> None:
 
 def check_run_folder(model: str, out: Path, latent_dim: int | None = None,
                      unconditional: bool = False, latent: str | os.PathLike | None = None,
-                     downsample: int | None = None, latent_channels: int | None = None):
+                     downsample: int | None = None, latent_channels: int | None = None,
+                     text: str | os.PathLike | None = None):
     """The recipe a ``train`` call starts from, and the run ``out`` holds.
 
     Needs no TensorFlow, so the command line calls it before TensorFlow loads.
@@ -210,7 +218,7 @@ def check_run_folder(model: str, out: Path, latent_dim: int | None = None,
 
     Args:
         model: a family of :data:`tfimagegen.families.FAMILIES`.
-        latent_dim, unconditional, latent, downsample, latent_channels:
+        latent_dim, unconditional, latent, downsample, latent_channels, text:
             ``train``'s options, for the families that take them (the recipe's
             ``configure`` says).
 
@@ -220,10 +228,15 @@ def check_run_folder(model: str, out: Path, latent_dim: int | None = None,
 
     Raises:
         RunError: an unknown model, bad options, a ``latent`` folder that is not
-            a finished VAE run, or a folder holding another model's run.
+            a finished VAE run, a ``text`` folder that is not a finished CLIP run,
+            or a folder holding another model's run.
     """
     fam = family(model)
     extra = {}
+    if text is not None:
+        text = os.fspath(text)
+        if hasattr(fam.recipe, "for_text"):
+            textruns.check_text_run(text)
     if latent is not None:
         latent = os.fspath(latent)
         if hasattr(fam.recipe, "for_latents"):
@@ -232,11 +245,13 @@ def check_run_folder(model: str, out: Path, latent_dim: int | None = None,
     try:
         recipe = fam.recipe().configure(latent_dim=latent_dim, unconditional=unconditional,
                                         latent=latent, downsample=downsample,
-                                        latent_channels=latent_channels, **extra)
+                                        latent_channels=latent_channels, text=text, **extra)
     except ValueError as err:
         raise RunError(str(err)) from None
     if latent is not None:
         recipe = dataclasses.replace(recipe, latent=str(Path(latent).resolve()))
+    if text is not None:
+        recipe = dataclasses.replace(recipe, text=str(Path(text).resolve()))
     previous = read_run(out)
     if previous is not None and previous["model"] != model:
         raise RunError(f"{out} holds a {previous['model']} run, not a {model} run")
@@ -341,10 +356,11 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None 
           latent: str | os.PathLike | None = None, downsample: int | None = None,
           latent_channels: int | None = None, image_size: int | None = None,
           fit: str | None = None, channels: int | None = None,
+          text: str | os.PathLike | None = None,
           verbose: int | str = "auto", build: Callable | None = None) -> Path:
     """Train (or resume) a run of a model family; returns the saved model file.
 
-    ``model`` is ``"gan"``, ``"vae"`` or ``"diffusion"`` (a key of
+    ``model`` is ``"gan"``, ``"vae"``, ``"diffusion"`` or ``"clip"`` (a key of
     :data:`tfimagegen.families.FAMILIES`). Defaults are the notebooks'
     full-mode recipe (``gan.Recipe``, ``vae.Recipe``, ``diffusion.Recipe``)
     on ``data="mnist"`` with seed 0; ``quick`` uses its quick epochs and
@@ -366,7 +382,10 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None 
     (``val_`` records in ``history.json``). A GAN and a diffusion model are
     class-conditional and train on the labels too, unless ``unconditional``.
     ``latent`` (diffusion only) names a finished VAE run on the same data: the
-    model then learns that VAE's latent codes and draws through its decoder.
+    model then learns that VAE's latent codes and draws through its decoder;
+    with ``text`` too, a finished CLIP run on the same source, it draws what a
+    caption says (``sample(..., prompt=)``). A ``clip`` run learns images and
+    their captions (:mod:`tfimagegen.clip`); it is not a generator.
 
     ``build(recipe, seed)`` swaps in a compiled model of your own (e.g.
     ``gan.build_gan(recipe, seed, generator=my_generator)``; a latent diffusion
@@ -380,7 +399,7 @@ def train(model: str, out: Path, *, epochs: int | None = None, seed: int | None 
     return execute(plan(model, out, epochs=epochs, seed=seed, data=data, quick=quick,
                         latent_dim=latent_dim, unconditional=unconditional, latent=latent,
                         downsample=downsample, latent_channels=latent_channels,
-                        image_size=image_size, fit=fit, channels=channels),
+                        image_size=image_size, fit=fit, channels=channels, text=text),
                    verbose=verbose, build=build)
 
 
@@ -407,12 +426,11 @@ def execute(planned: Plan, verbose: int | str = "auto", build: Callable | None =
                "recipe": _settings(planned.recipe), "network": network,
                "setup_seconds": (previous or {}).get("setup_seconds", 0.0)}
         write_json(out / "run.json", run)
-        return _fit(family(planned.model), out, planned.recipe, run, found.images,
-                    found.labels, build, verbose)
+        return _fit(family(planned.model), out, planned.recipe, run, found, build, verbose)
 
 
-def _fit(fam: Family, out: Path, recipe, run: dict, images: np.ndarray,
-         labels: np.ndarray | None, build: Callable | None, verbose: int | str) -> Path:
+def _fit(fam: Family, out: Path, recipe, run: dict, found: rundata.RunData,
+         build: Callable | None, verbose: int | str) -> Path:
     """The training part of :func:`train`, once the folder is held and recorded."""
     import keras
 
@@ -421,19 +439,22 @@ def _fit(fam: Family, out: Path, recipe, run: dict, images: np.ndarray,
     keras.utils.set_random_seed(run["seed"])
     module = fam.load()
     start = time.perf_counter()
-    net, dataset, validation = module.train_setup(recipe, {**run, "out": str(out)}, images,
-                                                  labels, build)
+    extra = {"captions": found.captions} if recipe.needs_captions else {}
+    net, dataset, validation = module.train_setup(recipe, {**run, "out": str(out)},
+                                                  found.images, found.labels, build, **extra)
     run["setup_seconds"] = round(run["setup_seconds"] + time.perf_counter() - start, 3)
     write_json(out / "run.json", run)
-    steps = -(-len(images) // recipe.batch_size) if run["quick"] else recipe.steps_per_epoch
-    z = training.fixed_latents(10 * getattr(net, "num_classes", 0) or 64, net.noise_shape,
-                               run["seed"])
+    steps = (-(-len(found.images) // recipe.batch_size) if run["quick"]
+             else recipe.steps_per_epoch)
+    z = None if not fam.generator else training.fixed_latents(
+        10 * getattr(net, "num_classes", 0) or 64, net.noise_shape, run["seed"])
     try:
         training.fit_run(net, dataset, out, run["epochs"], z, verbose=verbose,
                          steps_per_epoch=steps, validation_data=validation)
     except training.DamagedBackupError as err:
         raise RunError(str(err)) from None
-    training.finish_run(net, out, z)
+    if z is not None:
+        training.finish_run(net, out, z)
     path = out / fam.model_file
     with atomic_path(path) as tmp:
         module.saved_model(net).save(tmp)
@@ -531,7 +552,8 @@ def check_labels(run: dict, labels, class_names: tuple[str, ...] | None = None) 
 
 def sample_with_labels(run_dir: Path, num: int, seed: int = 0, label: int | None = None,
                        labels=None, label_names: tuple[str, ...] | None = None,
-                       **options) -> tuple[np.ndarray, np.ndarray | None]:
+                       prompt: str | None = None, **options
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
     """Images as in :func:`sample` and the class each was drawn as.
 
     Args:
@@ -542,16 +564,19 @@ def sample_with_labels(run_dir: Path, num: int, seed: int = 0, label: int | None
             labels, so the samples follow its class proportions.
         label_names: the class names ``labels`` index, if known (a file's
             ``class_names``); they must be the run's.
+        prompt: for a text-conditioned run (``train diffusion --text``), the
+            caption every image is drawn from; such a run needs one.
         options: the family's sample options, e.g. ``steps=`` and ``guidance=``
             for a diffusion run (default: the run's recipe).
 
     Returns:
         ``(images, labels)``: uint8 ``(num, S, S, C)`` and int32 ``(num,)``,
-        or ``None`` for a run whose model takes no labels.
+        or ``None`` for a run whose model takes no labels (a prompt's run too).
 
     Raises:
-        RunError: as :func:`sample`, or a ``label``, ``labels`` or option the
-            run cannot take.
+        RunError: as :func:`sample`, a ``label``, ``labels`` or option the
+            run cannot take, a run that is not a generator (``clip``), or a
+            ``prompt`` the run cannot take (:func:`tfimagegen.textruns.check_prompt`).
     """
     if not 1 <= num <= MAX_SAMPLES:
         raise RunError(f"--num must be in [1, {MAX_SAMPLES:,}], got {num:,}")
@@ -559,6 +584,11 @@ def sample_with_labels(run_dir: Path, num: int, seed: int = 0, label: int | None
     run = read_run(Path(run_dir))  # checked before TensorFlow loads: a quick, clean error
     if run is None:
         raise RunError(f"{run_dir} is not a tfimagegen run folder (no run.json)")
+    if not family(run["model"]).generator:
+        raise RunError(f"{run_dir} holds a {run['model']} run, which draws nothing: it scores "
+                       "images against captions; sample a diffusion run trained with "
+                       f"--text {run_dir}")
+    tokens = _prompt_tokens(run_dir, run, num, prompt, label, labels)
     options = check_sample_options(run, label, **options)
     if labels is not None:
         if label is not None:
@@ -576,11 +606,29 @@ def sample_with_labels(run_dir: Path, num: int, seed: int = 0, label: int | None
 
     module = family(run["model"]).load()
     noise = tf.random.stateless_normal((num, *module.noise_shape(saved)), seed=[seed, 0])
+    if tokens is not None:
+        return module.generate(saved, noise, tokens, **options), None
     num_classes = run.get("recipe", {}).get("num_classes", 0)
     if num_classes and labels is None:
         labels = (gan.cycle_labels(num, num_classes) if label is None
                   else np.full(num, label, np.int32))
     return module.generate(saved, noise, labels, **options), labels
+
+
+def _prompt_tokens(run_dir: Path, run: dict, num: int, prompt: str | None, label, labels
+                   ) -> np.ndarray | None:
+    """int32 ``(num, length)`` rows of ``prompt`` for a text run (``None`` for any other),
+    refusing what does not go with a prompt; no TensorFlow."""
+    if prompt is None:
+        if textruns.is_text_run(run):
+            raise RunError(f"{run_dir} draws what a caption says; give --prompt \"TEXT\" (e.g. "
+                           "--prompt \"cat face\")")
+        return None
+    if label is not None or labels is not None:
+        raise RunError("--prompt says what to draw; give it without --label, --class or "
+                       "--labels-from")
+    vocabulary = textruns.check_prompt(run_dir, run, prompt)
+    return vocabulary.encode([prompt] * num)
 
 
 def class_names(run_dir: Path) -> tuple[str, ...]:

@@ -60,12 +60,7 @@ def sample_grid(model, z: tf.Tensor, ncols: int | None = None) -> np.ndarray:
         uint8 ``(rows * H, ncols * W)`` for greyscale images, ``(..., C)`` otherwise.
     """
     ncols = ncols or getattr(model, "num_classes", 0) or 8
-    x = images.to_uint8(np.asarray(model.sample(z)), model.output_range)
-    n, h, w, c = x.shape
-    rows = math.ceil(n / ncols)
-    x = np.concatenate([x, np.zeros((rows * ncols - n, h, w, c), np.uint8)])
-    grid = x.reshape(rows, ncols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, ncols * w, c)
-    return grid[..., 0] if c == 1 else grid
+    return images.tile(images.to_uint8(np.asarray(model.sample(z)), model.output_range), ncols)
 
 
 def write_gif(frames: list[Path], path: Path, fps: float = 4.0) -> Path:
@@ -213,19 +208,16 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             partial.unlink(missing_ok=True)
 
 
-def run_callbacks(out: Path, z: tf.Tensor) -> list[keras.callbacks.Callback]:
+def run_callbacks(out: Path, z: tf.Tensor | None) -> list[keras.callbacks.Callback]:
     """The callbacks of a run folder: resume, NaN stop, sample grids, history.
 
     :class:`HistoryFile` comes last, so an epoch's ``seconds`` include its
-    checkpoint and its sample grid.
+    checkpoint and its sample grid. ``z`` ``None`` (a model that is not a
+    generator, such as CLIP): no sample grids.
     """
     out = Path(out)
-    return [
-        RunBackup(out / "backup"),
-        StopOnNaN(),
-        SampleGrid(out / "grids", z),
-        HistoryFile(out / "history.json"),
-    ]
+    grids = [] if z is None else [SampleGrid(out / "grids", z)]
+    return [RunBackup(out / "backup"), StopOnNaN(), *grids, HistoryFile(out / "history.json")]
 
 
 def read_history(out: Path) -> list[dict]:
@@ -235,7 +227,7 @@ def read_history(out: Path) -> list[dict]:
 
 
 def fit_run(model: keras.Model, dataset: tf.data.Dataset, out: Path, epochs: int,
-            z: tf.Tensor, verbose: int | str = "auto",
+            z: tf.Tensor | None, verbose: int | str = "auto",
             validation_data: tf.data.Dataset | None = None,
             steps_per_epoch: int | None = None) -> list[dict]:
     """Train ``model`` into the run folder ``out``, resuming where it stopped.
