@@ -18,8 +18,8 @@ import numpy as np
 from tfimagegen.data import first_line
 from tfimagegen.families import FAMILIES, Family
 
-__all__ = ["RunError", "family", "read_run", "run_lock", "check_unlocked", "check_seed",
-           "load_run_model", "LOCK_NAME", "MAX_SEED"]
+__all__ = ["RunError", "family", "read_run", "check_finished_run", "run_lock", "check_unlocked",
+           "check_seed", "load_run_model", "LOCK_NAME", "MAX_SEED"]
 
 MAX_SEED = 2**32  # keras.utils.set_random_seed seeds NumPy, which takes [0, 2**32)
 LOCK_NAME = ".lock"  # held (flock) by the process training into a run folder
@@ -63,6 +63,26 @@ def read_run(out: Path) -> dict | None:
                        "record of a run)")
     if run.get("model") not in FAMILIES:
         raise RunError(f"{out / 'run.json'} names an unknown model {run.get('model')!r}")
+    return run
+
+
+def check_finished_run(path: str, option: str, model: str, why: str, train: str) -> dict:
+    """The ``run.json`` of the finished ``model`` run folder ``path`` that ``option`` names,
+    or :class:`RunError` saying what is wrong (no TensorFlow).
+
+    ``why`` says what the run is for ("its text encoder reads the captions"), ``train``
+    how to make one ("train clip --data emoji --out DIR").
+    """
+    run = read_run(Path(path))
+    if run is None:
+        raise RunError(f"{option} {path}: no such run folder; train one with "
+                       f"'python -m tfimagegen {train}'")
+    if run["model"] != model:
+        raise RunError(f"{option} {path} holds a {run['model']} run; it must be a {model} run "
+                       f"({why})")
+    if not (Path(path) / FAMILIES[model].model_file).is_file():
+        raise RunError(f"{option} {path}: the {model.upper()} run has not finished; rerun its "
+                       "train command first")
     return run
 
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfimagegen import rundata
-from tfimagegen.families import FAMILIES
-from tfimagegen.runfolder import RunError, read_run
+from tfimagegen.runfolder import RunError, check_finished_run, read_run
 from tfimagegen.text import VOCABULARY_FILE, Vocabulary
 
 __all__ = ["check_text_run", "check_text_data", "is_text_run", "check_prompt"]
@@ -21,17 +20,8 @@ __all__ = ["check_text_run", "check_text_data", "is_text_run", "check_prompt"]
 
 def check_text_run(path: str) -> dict:
     """The ``run.json`` of the finished CLIP run folder ``path``, or :class:`RunError`."""
-    run = read_run(Path(path))
-    if run is None:
-        raise RunError(f"--text {path}: no such run folder; train one with "
-                       "'python -m tfimagegen train clip --data emoji --out DIR'")
-    if run["model"] != "clip":
-        raise RunError(f"--text {path} holds a {run['model']} run; it must be a clip run (its "
-                       "text encoder reads the captions)")
-    if not (Path(path) / FAMILIES["clip"].model_file).is_file():
-        raise RunError(f"--text {path}: the CLIP run has not finished; rerun its train "
-                       "command first")
-    return run
+    return check_finished_run(path, "--text", "clip", "its text encoder reads the captions",
+                              "train clip --data emoji --out DIR")
 
 
 def check_text_data(clip_run: str, record: dict) -> None:

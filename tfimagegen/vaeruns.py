@@ -11,8 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfimagegen import rundata
-from tfimagegen.families import FAMILIES
-from tfimagegen.runfolder import RunError, check_seed, load_run_model, read_run
+from tfimagegen.runfolder import (
+    RunError,
+    check_finished_run,
+    check_seed,
+    load_run_model,
+    read_run,
+)
 
 __all__ = ["MAX_K", "likelihood", "check_latent_run", "check_latent_data"]
 
@@ -34,17 +39,9 @@ def check_latent_data(vae_run: str, record: dict) -> None:
 def check_latent_run(path: str) -> dict:
     """The ``run.json`` of the finished VAE run folder ``path``, or :class:`RunError` (no
     TensorFlow)."""
-    run = read_run(Path(path))
-    if run is None:
-        raise RunError(f"--latent {path}: no such run folder; train one with "
-                       "'python -m tfimagegen train vae --out DIR'")
-    if run["model"] != "vae":
-        raise RunError(f"--latent {path} holds a {run['model']} run; it must be a vae run "
-                       "(its encoder and decoder make the latent space)")
-    if not (Path(path) / FAMILIES["vae"].model_file).is_file():
-        raise RunError(f"--latent {path}: the VAE run has not finished; rerun its train "
-                       "command first")
-    return run
+    return check_finished_run(path, "--latent", "vae",
+                              "its encoder and decoder make the latent space",
+                              "train vae --out DIR")
 
 
 def likelihood(run_dir: Path, data_path: str | None = None, k: int = 1, seed: int = 0) -> dict:
