@@ -89,8 +89,12 @@ def test_cross_attention_starts_as_the_identity_and_never_attends_to_padding():
 
     from tfimagegen import textflow
 
-    layer = textflow.CrossAttention(heads=2)
     rng = np.random.default_rng(0)
+    fresh = textflow.CrossAttention(heads=2)  # attend may come first: it builds the layer
+    assert fresh.attend(rng.normal(size=(1, 2, 2, 8)).astype(np.float32),
+                        rng.normal(size=(1, 3, 6)).astype(np.float32),
+                        np.array([[1, 5, 0]], np.int32))[1].shape == (1, 2, 4, 3)
+    layer = textflow.CrossAttention(heads=2)
     h = rng.normal(size=(2, 4, 4, 8)).astype(np.float32)
     words = rng.normal(size=(2, 5, 6)).astype(np.float32)
     tokens = np.array([[1, 7, 3, 0, 0], [1, 0, 0, 0, 0]], np.int32)

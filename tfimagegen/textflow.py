@@ -60,6 +60,8 @@ class CrossAttention(layers.Layer):
     def attend(self, h: tf.Tensor, words: tf.Tensor, tokens: tf.Tensor):
         """``(update, scores)``: what is added to ``h`` and the attention weights, float
         ``(batch, heads, H * W, length)``, each row a distribution over the words."""
+        if not self.built:  # called before the layer itself, as a lesson cell may
+            self.build(h.shape, words.shape, tokens.shape)
         shape = tf.shape(h)
         queries = tf.reshape(self.norm(h), [shape[0], shape[1] * shape[2], h.shape[-1]])
         said, scores = self.attention(queries, words, attention_mask=key_mask(tokens, queries),
