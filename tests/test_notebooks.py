@@ -84,3 +84,16 @@ def test_lesson_07_trains_lesson_06s_missing_runs_with_lesson_06s_epochs():
 
     lesson06, lesson07 = epochs("06_colour_and_your_pictures"), epochs("07_text_to_image")
     assert (lesson07["vae"], lesson07["floor"]) == (lesson06["vae"], lesson06["latent"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_listings_match_the_module(path):
+    """A lesson's ``Code(inspect.getsource(...))`` cells show today's source (nbval would
+    fail later; ``python notebooks/refresh_listings.py --write`` mends them)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("refresh_listings",
+                                                  path.parent / "refresh_listings.py")
+    listings = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(listings)
+    assert not listings.stale(path), "stale listings: run notebooks/refresh_listings.py --write"
