@@ -22,7 +22,10 @@ Each generator draws ``--per-prompt`` images for each held-out caption (default
 guidance and steps), read by :func:`tfimagegen.compositions.measure`: the tone
 (model-free reader, single-tone captions), the role (nearest training image of
 the prompt's base) and the tone by CLIP. The ceilings are the real glyphs of those
-captions and the autoencoder's reconstructions of them. ``train s`` is what the
+captions and the autoencoder's reconstructions of them. ``seen tone`` reads the tone
+the same way on images drawn for as many single-tone *training* captions of the same
+bases (seeded): how well the generator draws a tone it was taught, so the gap to
+``tone`` is what composing a new pair costs. ``train s`` is what the
 run's history says it cost; ``16 imgs s`` the seconds a loaded model takes to draw
 16 images for one prompt (median of 5, after a first call).
 """
@@ -58,6 +61,15 @@ HELD_OUT = rundata.load("emoji", "compositions")
 TEST = rundata.load("emoji", "test")
 
 
+def seen_prompts() -> list[str]:
+    """As many single-tone training captions as there are held-out ones, of the held-out
+    bases (seeded): prompts the generators were trained on."""
+    bases = {skintone.single_tone(c)[0] for c in HELD_OUT.captions if skintone.single_tone(c)}
+    seen = sorted(c for c in TRAIN.captions
+                  if skintone.single_tone(c) and skintone.single_tone(c)[0] in bases)
+    return list(np.random.default_rng(0).choice(seen, len(HELD_OUT.captions), replace=False))
+
+
 def film(recipe, seed, **kwargs):
     """``build`` for ``runs.train``: the text flow with FiLM instead of cross-attention."""
     return diffusion.build_flow(dataclasses.replace(recipe, conditioning="film"), seed, **kwargs)
@@ -75,13 +87,14 @@ def retrieval_rows(clip_dir: Path) -> dict:
     return rows
 
 
-def draw(run_dir: Path, seed: int, per_prompt: int) -> tuple[np.ndarray, list[str], float]:
-    """``per_prompt`` images for each held-out caption, the captions, and the seconds 16
+def draw(run_dir: Path, seed: int, per_prompt: int, captions: list[str]
+         ) -> tuple[np.ndarray, list[str], float]:
+    """``per_prompt`` images for each of ``captions``, the prompts, and the seconds 16
     images for one prompt take a loaded model."""
     import tensorflow as tf
 
     model, run = runs.load_run_model(run_dir)
-    prompts = [c for c in HELD_OUT.captions for _ in range(per_prompt)]
+    prompts = [c for c in captions for _ in range(per_prompt)]
     noise = tf.random.stateless_normal((len(prompts), *model.noise_shape), seed=[seed, 7])
     if model.vocabulary is not None:
         condition = model.vocabulary.encode(prompts, strict=False)
@@ -151,10 +164,12 @@ def main() -> None:
             run_dir = out / arm
             runs.train("diffusion", run_dir, data="emoji", latent=str(vae_dir), seed=seed,
                        verbose=0, **options)
-            images, prompts, draw_s = draw(run_dir, seed, args.per_prompt)
+            images, prompts, draw_s = draw(run_dir, seed, args.per_prompt, HELD_OUT.captions)
             spent = runs.train_seconds(run_dir) + runs.train_seconds(clip_dir) * (arm != "floor")
-            results.setdefault(name, []).append(
-                {**measure(images, prompts, clip_model), "seconds": spent, "draw_s": draw_s})
+            seen = measure(*draw(run_dir, seed, args.per_prompt, seen_prompts())[:2])["tone"]
+            results.setdefault(name, []).append({**measure(images, prompts, clip_model),
+                                                 "seen_tone": seen, "seconds": spent,
+                                                 "draw_s": draw_s})
         rows["real glyphs (ceiling)"].setdefault("clip_tones", []).append(
             float(compositions.clip_tone_first(clip_model, HELD_OUT.images,
                                                HELD_OUT.captions).mean()))
@@ -170,13 +185,14 @@ def main() -> None:
 def print_table(rows: dict, seeds: list[int], per_prompt: int) -> None:
     ceiling = rows["real glyphs (ceiling)"]["tone"]
     print(f"medians over seeds {seeds}; {per_prompt} images per held-out caption")
-    header = ["", "tone", "tone/real", "role", "CLIP tone", "train s", "16 imgs s",
-              "tone range", "role range"]
+    header = ["", "tone", "tone/real", "role", "CLIP tone", "seen tone", "train s",
+              "16 imgs s", "tone range", "role range"]
     print(f"{header[0]:28}" + "".join(f"{h:>11}" for h in header[1:]))
     for name, r in rows.items():
         spread = r.get("spread")
         line = (f"{name:28}{r['tone']:11.0%}{r['tone'] / ceiling:11.0%}{r['role']:11.0%}"
                 + (f"{r['clip_tone']:11.0%}" if "clip_tone" in r else f"{'':>11}")
+                + (f"{r['seen_tone']:11.0%}" if "seen_tone" in r else f"{'':>11}")
                 + f"{r['seconds']:11.0f}"
                 + (f"{r['draw_s']:11.2f}" if "draw_s" in r else f"{'':>11}"))
         if spread:
