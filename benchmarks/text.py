@@ -87,20 +87,22 @@ def retrieval_rows(clip_dir: Path) -> dict:
     return rows
 
 
-def draw(run_dir: Path, seed: int, per_prompt: int, captions: list[str]
-         ) -> tuple[np.ndarray, list[str], float]:
-    """``per_prompt`` images for each of ``captions``, the prompts, and the seconds 16
-    images for one prompt take a loaded model."""
+def draw(run_dir: Path, seed: int, per_prompt: int, *caption_sets: list[str]
+         ) -> tuple[list[tuple[np.ndarray, list[str]]], float]:
+    """``(images, prompts)`` for each of ``caption_sets``, ``per_prompt`` images per
+    caption, from one loaded model; and the seconds 16 images for one prompt take it."""
     import tensorflow as tf
 
     model, run = runs.load_run_model(run_dir)
-    prompts = [c for c in captions for _ in range(per_prompt)]
-    noise = tf.random.stateless_normal((len(prompts), *model.noise_shape), seed=[seed, 7])
-    if model.vocabulary is not None:
-        condition = model.vocabulary.encode(prompts, strict=False)
-    else:  # the floor: told the group of every held-out caption
-        condition = np.full(len(prompts), emoji.GROUPS.index("People & Body"), np.int32)
-    images = diffusion.generate(model, noise, condition)
+    drawn = []
+    for captions in caption_sets:
+        prompts = [c for c in captions for _ in range(per_prompt)]
+        noise = tf.random.stateless_normal((len(prompts), *model.noise_shape), seed=[seed, 7])
+        if model.vocabulary is not None:
+            condition = model.vocabulary.encode(prompts, strict=False)
+        else:  # the floor: told the group of every caption
+            condition = np.full(len(prompts), emoji.GROUPS.index("People & Body"), np.int32)
+        drawn.append((diffusion.generate(model, noise, condition), prompts))
     one = condition[:16] if model.vocabulary is None else np.repeat(condition[:1], 16, axis=0)
     diffusion.generate(model, noise[:16], one)  # traced already; a first call
     seconds = []
@@ -108,7 +110,7 @@ def draw(run_dir: Path, seed: int, per_prompt: int, captions: list[str]
         start = time.perf_counter()
         diffusion.generate(model, noise[:16], one)
         seconds.append(time.perf_counter() - start)
-    return images, prompts, float(np.median(seconds))
+    return drawn, float(np.median(seconds))
 
 
 def reconstructions(vae_dir: Path) -> np.ndarray:
@@ -164,12 +166,12 @@ def main() -> None:
             run_dir = out / arm
             runs.train("diffusion", run_dir, data="emoji", latent=str(vae_dir), seed=seed,
                        verbose=0, **options)
-            images, prompts, draw_s = draw(run_dir, seed, args.per_prompt, HELD_OUT.captions)
+            (held_out, seen), draw_s = draw(run_dir, seed, args.per_prompt,
+                                            HELD_OUT.captions, seen_prompts())
             spent = runs.train_seconds(run_dir) + runs.train_seconds(clip_dir) * (arm != "floor")
-            seen = measure(*draw(run_dir, seed, args.per_prompt, seen_prompts())[:2])["tone"]
-            results.setdefault(name, []).append({**measure(images, prompts, clip_model),
-                                                 "seen_tone": seen, "seconds": spent,
-                                                 "draw_s": draw_s})
+            results.setdefault(name, []).append({**measure(*held_out, clip_model),
+                                                 "seen_tone": measure(*seen)["tone"],
+                                                 "seconds": spent, "draw_s": draw_s})
         rows["real glyphs (ceiling)"].setdefault("clip_tones", []).append(
             float(compositions.clip_tone_first(clip_model, HELD_OUT.images,
                                                HELD_OUT.captions).mean()))

@@ -70,6 +70,9 @@ def main() -> None:
     parser.add_argument("notebooks", nargs="*", type=Path, default=LESSONS)
     parser.add_argument("--write", action="store_true", help="save fresh outputs in place")
     args = parser.parse_args()
+    missing = [str(p) for p in args.notebooks if not p.is_file()]
+    if missing:
+        parser.error(f"notebooks must be .ipynb files, got {', '.join(missing)} (not found)")
     for path in args.notebooks:
         cells = stale(path, args.write)
         if cells:
