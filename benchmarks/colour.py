@@ -1,9 +1,9 @@
 """Colour generators per CPU-minute, on emoji (issues #19 §5 and #20).
 
-Run: ``.venv/bin/python benchmarks/colour.py [--budget SECONDS] [--seed S] [--image-size
-32|64] [--only gan pixel latent latent8 dcgan ddim]`` (or ``make bench``, which runs the
-defaults: 32 px, every arm but ``latent8``). Offline: everything trains on the ``emoji``
-source's training split and is scored once on its test split.
+Run: ``.venv/bin/python benchmarks/colour.py [--data SOURCE] [--budget SECONDS] [--seed S]
+[--image-size 32|64] [--only gan pixel latent latent8 dcgan ddim]`` (or ``make bench``,
+which runs the defaults: emoji, 32 px, every arm but ``latent8``). Offline: everything
+trains on the source's training split and is scored once on its test split.
 
 Every generator gets the same wall-clock budget (default 600 s, ten CPU-minutes
 on two cores), counted from its own training history, set-up included:
@@ -21,20 +21,26 @@ on two cores), counted from its own training history, set-up included:
   at 32 px as ``benchmarks/_anchors.py`` describes; unconditional, as
   keras-io's are.
 
+``--data DIR`` runs the same arms on a folder of colour pictures (the recipes'
+defaults were tuned on emoji only; ``benchmarks/unseen_colour.py`` writes two
+folders unlike emoji and runs this on them), scored in a feature space trained
+on that folder's training split (:func:`tfimagegen.features.for_source`).
+
 ``--image-size 64`` draws the glyphs at 64 px (the compute wall of issue #20).
 The shipped emoji feature space sees 32 px, so 64-px samples, training and test
 glyphs are all shrunk to 32 px (Lanczos, as the source draws them) before they
 are scored; the sampling seconds are those of the 64-px models.
 
 The runs live in ``outputs/bench_colour/BUDGETs/seedS/`` (``.../64px/BUDGETs/...``
-at 64 px; a second call
+at 64 px, ``.../FOLDER/BUDGETs/...`` for ``--data FOLDER``; a second call
 resumes them up to the same budget, so it costs little more than the scoring;
 a latent flow's VAE is left as its flow learnt it). Each row is scored by
-``metrics.evaluate`` in the shipped emoji feature space, with SWD, on as many
-samples as the test split has glyphs; a conditional model draws the test
-split's own labels, so its groups come in the test split's proportions. The
-floor is the training glyphs, scored the same way. ``group`` (read right) is the
-label accuracy over the share of real test glyphs the classifier reads right.
+``metrics.evaluate`` in the source's feature space, with SWD, on as many
+samples as the test split has images; a conditional model draws the test
+split's own labels, so its classes (emoji: groups) come in the test split's
+proportions. The floor is the training images, scored the same way. ``class``
+(read right) is the label accuracy over the share of real test images the
+classifier reads right.
 ``1k draw s`` is the seconds a loaded model takes to draw 1,000 samples again
 (the Python call in a notebook); ``first s``, for our runs, a fresh call's
 (loading the run's model, tracing its sampler and drawing the 1,000, as
@@ -59,19 +65,32 @@ from PIL import Image  # noqa: E402
 from tfimagegen import data, emoji, features, metrics, rundata, runs, training  # noqa: E402
 
 OUT = Path("outputs/bench_colour")
-SCORED = features.EMOJI.image_shape[0]  # the side the feature space sees
 ARMS = ("gan", "pixel", "latent", "latent8", "dcgan", "ddim")
-SIZE = emoji.DEFAULT_SIZE  # main() sets these three from --image-size
-TRAIN = rundata.load("emoji", "train")
-TEST = rundata.load("emoji", "test")
+DATA, SIZE = "emoji", emoji.DEFAULT_SIZE  # use() sets these five, main() from its arguments
+SPACE = features.EMOJI
+TRAIN: rundata.RunData
+TEST: rundata.RunData
+
+
+def use(source: str, size: int) -> None:
+    """Point every function here at ``source``'s pictures drawn at ``size`` px, scored in
+    its feature space: the shipped one for emoji (64-px glyphs shrunk to its 32 px), one
+    trained on the training split (at ``size``) for any other source."""
+    global DATA, SIZE, SPACE, TRAIN, TEST
+    DATA, SIZE = source, size
+    sized = {} if size == emoji.DEFAULT_SIZE else {"image_size": size}
+    TRAIN = rundata.load(source, "train", **sized)
+    TEST = rundata.load(source, "test", **sized)
+    SPACE = (features.EMOJI if rundata.source_name(source) == "emoji" else
+             features.for_source(source, train=TRAIN, announce=print, **sized))
 
 
 def for_scoring(images: np.ndarray) -> np.ndarray:
     """uint8 ``images`` at the scorer's side: as they are at 32 px, else shrunk (Lanczos)."""
-    images = np.asarray(images)
-    if images.shape[1] == SCORED:
+    images, side = np.asarray(images), SPACE.image_shape[0]
+    if images.shape[1] == side:
         return images
-    return np.stack([np.asarray(Image.fromarray(x).resize((SCORED, SCORED),
+    return np.stack([np.asarray(Image.fromarray(x).resize((side, side),
                                                           Image.Resampling.LANCZOS))
                      for x in images])
 
@@ -93,13 +112,13 @@ def budget_run(model: str, out: Path, seconds: float, seed: int, **options) -> f
                 return spent
             epochs = run["epochs"] + more
         sized = {} if SIZE == emoji.DEFAULT_SIZE else {"image_size": SIZE}
-        runs.train(model, out, epochs=epochs, seed=seed, data="emoji", verbose=0, **sized,
+        runs.train(model, out, epochs=epochs, seed=seed, data=DATA, verbose=0, **sized,
                    **options)
 
 
 def score(images: np.ndarray, labels: np.ndarray | None) -> dict:
     return metrics.evaluate(for_scoring(images), for_scoring(TEST.images), labels,
-                            space=features.EMOJI, training=for_scoring(TRAIN.images),
+                            space=SPACE, training=for_scoring(TRAIN.images),
                             floors=True)
 
 
@@ -140,7 +159,7 @@ def anchor_row(draw, noise_shape: tuple[int, ...], seconds: float, epochs: int, 
     noise = tf.random.stateless_normal((1000, *noise_shape), seed=[seed + 1, 9])
     start = time.perf_counter()
     draw(noise)
-    return {**metrics.evaluate(images, TEST.images, space=features.EMOJI,
+    return {**metrics.evaluate(images, TEST.images, space=SPACE,
                                training=TRAIN.images, floors=True, value_range=(0, 1)),
             "seconds": seconds, "epochs": epochs, "sample_s": time.perf_counter() - start}
 
@@ -175,39 +194,51 @@ def main() -> None:
                         default=[a for a in ARMS if a != "latent8"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, choices=(32, 64), default=32)
+    parser.add_argument("--data", default="emoji",
+                        help="emoji (default) or a folder of colour pictures")
     args = parser.parse_args()
 
-    if args.image_size != SCORED and {"dcgan", "ddim"} & set(args.only):
+    if args.image_size != emoji.DEFAULT_SIZE and {"dcgan", "ddim"} & set(args.only):
         parser.error("the keras-io anchors run at 32 px only: pass --only gan pixel latent "
                      "latent8 with --image-size 64")
-    global SIZE, TRAIN, TEST
-    SIZE = args.image_size
-    if SIZE != emoji.DEFAULT_SIZE:  # the module loaded the 32-px glyphs already
-        TRAIN = rundata.load("emoji", "train", image_size=SIZE)
-        TEST = rundata.load("emoji", "test", image_size=SIZE)
-    seed, budget = args.seed, args.budget
-    sized = OUT if SIZE == emoji.DEFAULT_SIZE else OUT / f"{SIZE}px"
-    out = sized / f"{budget:.0f}s" / f"seed{seed}"
+    use(args.data, args.image_size)
+    print(f"seed {args.seed}")
+    print_table(args.budget, measure(args.only, args.budget, args.seed, args.vae_share))
+
+
+def measure(arms: list[str], budget: float, seed: int, vae_share: float = 0.4) -> dict:
+    """Train (or resume) each of ``arms`` for ``budget`` seconds on the data :func:`use`
+    chose and score it: ``{row name: scores}``, the floor first."""
+    out = OUT
+    if rundata.source_name(DATA) != "emoji":
+        out = out / Path(DATA).name
+    if SIZE != emoji.DEFAULT_SIZE:
+        out = out / f"{SIZE}px"
+    out = out / f"{budget:.0f}s" / f"seed{seed}"
     order = np.random.default_rng(seed).permutation(len(TRAIN.images))
-    rows = {"training glyphs (floor)": {**score(TRAIN.images[order], None), "seconds": 0.0,
+    rows = {"training images (floor)": {**score(TRAIN.images[order], None), "seconds": 0.0,
                                         "epochs": ""}}
-    if "gan" in args.only:
+    if "gan" in arms:
         rows["GAN"] = run_row(out / "gan", budget_run("gan", out / "gan", budget, seed), seed)
-    if "pixel" in args.only:
+    if "pixel" in arms:
         rows["flow, pixels"] = run_row(out / "pixel", budget_run("diffusion", out / "pixel",
                                                                  budget, seed), seed)
     for arm, f in (("latent", 4), ("latent8", 8)):
-        if arm in args.only:
+        if arm in arms:
             name = "" if f == 4 else "8"
             rows[f"flow, latents f = {f} (VAE counted)"] = latent_row(
-                out / f"vae{name}", out / f"latent{name}", budget, args.vae_share, seed,
+                out / f"vae{name}", out / f"latent{name}", budget, vae_share, seed,
                 downsample=None if f == 4 else f)
-    if "dcgan" in args.only:
+    if "dcgan" in arms:
         rows["keras-io DCGAN"] = dcgan_row(budget, seed)
-    if "ddim" in args.only:
+    if "ddim" in arms:
         rows["keras-io DDIM"] = ddim_row(budget, seed)
-    print(f"seed {seed}")
-    print_table(args.budget, rows)
+    return rows
+
+
+def real_share() -> float:
+    """The share of real test images the feature space's classifier reads as their class."""
+    return metrics.label_accuracy(for_scoring(TEST.images), TEST.labels, space=SPACE)
 
 
 def latent_row(vae_dir: Path, flow_dir: Path, budget: float, vae_share: float, seed: int,
@@ -224,22 +255,23 @@ def latent_row(vae_dir: Path, flow_dir: Path, budget: float, vae_share: float, s
 
 
 def print_table(budget: float, rows: dict) -> None:
-    real_share = metrics.label_accuracy(for_scoring(TEST.images), TEST.labels,
-                                        space=features.EMOJI)
-    floor = rows["training glyphs (floor)"]
-    scored = "" if SIZE == SCORED else f", scored at {SCORED} px"
-    print(f"emoji {SIZE} px{scored}, budget {budget:.0f} s per generator, N = {floor['n']} "
-          f"against the test split; real test glyphs read right: {real_share:.1%}")
+    share = real_share()
+    floor = rows["training images (floor)"]
+    side = SPACE.image_shape[0]
+    scored = "" if SIZE == side else f", scored at {side} px"
+    print(f"{Path(DATA).name} {SIZE} px{scored}, budget {budget:.0f} s per generator, "
+          f"N = {floor['n']} against the test split; real test images read right: {share:.1%}")
     header = ["", "seconds", "epochs", "FD", "FD/floor", "SWD", "SWD/floor", "recall",
-              "copies", "group", "1k draw s", "first s"]
+              "copies", "class", "1k draw s", "first s"]
     print(f"{header[0]:30}" + "".join(f"{h:>11}" for h in header[1:]))
+    fd_floor = floor["fd_floor"] or float("nan")  # 0 when the space tells no image apart
     for name, r in rows.items():
-        group = (f"{r['label_accuracy'] / real_share:11.0%}" if "label_accuracy" in r
+        group = (f"{r['label_accuracy'] / share:11.0%}" if "label_accuracy" in r
                  else f"{'':>11}")
         sample = f"{r['sample_s']:11.1f}" if "sample_s" in r else ""
         sample += f"{r['first_s']:11.1f}" if "first_s" in r else ""
         print(f"{name:30}{r['seconds']:11.0f}{r['epochs']!s:>11}{r['fd']:11.2f}"
-              f"{r['fd'] / floor['fd_floor']:11.1f}{r['swd']:11.1f}"
+              f"{r['fd'] / fd_floor:11.1f}{r['swd']:11.1f}"
               f"{r['swd'] / floor['swd_floor']:11.1f}{r['recall']:11.2f}{r['copies']:11.2f}"
               f"{group}{sample}")
     print(f"floors at N = {floor['n']}: FD {floor['fd_floor']:.2f}, SWD {floor['swd_floor']:.1f}"
