@@ -62,7 +62,7 @@ import tensorflow as tf  # noqa: E402
 from _anchors import DDIM, keras_io_dcgan  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tfimagegen import data, emoji, features, metrics, rundata, runs, training  # noqa: E402
+from tfimagegen import data, emoji, features, metrics, rundata, runfolder, runs, training  # noqa: E402
 
 OUT = Path("outputs/bench_colour")
 ARMS = ("gan", "pixel", "latent", "latent8", "dcgan", "ddim")
@@ -201,7 +201,10 @@ def main() -> None:
     if args.image_size != emoji.DEFAULT_SIZE and {"dcgan", "ddim"} & set(args.only):
         parser.error("the keras-io anchors run at 32 px only: pass --only gan pixel latent "
                      "latent8 with --image-size 64")
-    use(args.data, args.image_size)
+    try:
+        use(args.data, args.image_size)
+    except runfolder.RunError as error:  # a bad --data: one line, exit 2
+        parser.error(str(error))
     print(f"seed {args.seed}")
     print_table(args.budget, measure(args.only, args.budget, args.seed, args.vae_share))
 
