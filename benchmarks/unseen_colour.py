@@ -23,8 +23,9 @@ trained on that folder's training split:
   for new tiles of the same nine photos.
 
 The budget (default 600 s per generator, the VAE's share counted in the latent
-flow's) stops the VAE well before its default 110 epochs (12 on photos, one
-run), so what this measures is a lower bound on what the defaults reach. A
+flow's) stops the VAE well before its default 110 epochs (12–14 here, one
+run), so what this measures is what ten minutes of the defaults reach, not
+the defaults run to their default epochs (the issue's own check). A
 folder whose feature space reads its real test images no better than twice
 chance is reported as not measured: its scores would say nothing.
 """

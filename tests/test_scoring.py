@@ -52,6 +52,32 @@ def test_the_shipped_emoji_space_reads_groups_better_than_chance():
     assert balanced > 0.4  # chance: 1/9; class weights keep it from saying People & Body
 
 
+def test_spaces_trained_here_start_from_he_weights_that_see_faint_shapes():
+    # A shape on a background shaded between two colours, as on a user's photos: from
+    # Keras's default start the CNN's features hardly differ between such pictures (its
+    # loss then stays at ln K), from He's they do; the shipped emoji file began from the former.
+    import keras
+
+    rng = np.random.default_rng(0)
+    ramp = np.add.outer(np.linspace(0, 0.5, 32), np.linspace(0, 0.5, 32))[None, :, :, None]
+    a, b = rng.uniform(0, 1, (2, 64, 1, 1, 3))
+    pictures = a + (b - a) * ramp
+    pictures[:, 12:20, 12:20] = rng.uniform(0, 1, (64, 1, 1, 3))
+
+    def spread(initializer):
+        model = features.make_classifier((32, 32, 3), 5, "classifier", initializer)
+        inner = keras.Model(model.inputs, model.get_layer("features").output)
+        return inner.predict(pictures.astype(np.float32), verbose=0).std(0).mean()
+
+    keras.utils.set_random_seed(0)
+    assert spread(features.INITIALIZER) > 10 * spread(features.SHIPPED_INITIALIZER)
+    assert features.initializer_for("emoji") == features.SHIPPED_INITIALIZER
+    assert features.initializer_for("emoji", 64) == features.INITIALIZER
+    assert features.initializer_for("/any/folder", 32) == features.INITIALIZER
+    # a cached space names its recipe, so one trained by an earlier recipe is not read
+    assert features.INITIALIZER in features.cached_path({"fingerprint": "f"}).name
+
+
 @pytest.fixture(scope="module")
 def shapes_folder(tmp_path_factory):
     """540 small colour images in three class subfolders: squares, bars and discs."""

@@ -214,7 +214,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def _cmd_train_classifier(args: argparse.Namespace) -> None:
-    from tfimagegen import features, rundata, runs
+    from tfimagegen import features, files, rundata, runs
 
     if args.out is not None and not args.out.endswith(".weights.h5"):
         raise UsageError(f"--out must end in .weights.h5, got {args.out}")
@@ -226,9 +226,9 @@ def _cmd_train_classifier(args: argparse.Namespace) -> None:
         if args.steps is not None or any(v is not None for v in sized.values()):
             raise UsageError("--steps, --image-size, --fit and --channels apply to sources other "
                              "than mnist (the digit classifier trains for --epochs)")
-        out = Path(args.out or features.cached_path({"fingerprint": "digits"}))
         from tfimagegen import metrics
 
+        out = Path(args.out or files.cache_folder() / "feature_spaces" / "digits.weights.h5")
         model, accuracy = metrics.train_classifier(
             seed=args.seed, epochs=args.epochs or metrics.CLASSIFIER_EPOCHS, verbose=2)
         what = "the embedded test split"
@@ -244,7 +244,8 @@ def _cmd_train_classifier(args: argparse.Namespace) -> None:
         except runs.RunError as err:
             raise UsageError(str(err)) from None
         model, accuracy, names = features.train_space(
-            train, test, seed=args.seed, steps=args.steps or features.STEPS, verbose=2)
+            train, test, seed=args.seed, steps=args.steps or features.STEPS,
+            initializer=features.initializer_for(args.data, args.image_size), verbose=2)
         what = f"{args.data}'s test split"
         if args.out is None:  # the cache evaluate reads; the shipped weights stay as they are
             space = features.space_of(train, names)
@@ -252,8 +253,6 @@ def _cmd_train_classifier(args: argparse.Namespace) -> None:
             print(f"test accuracy {accuracy:.4f} on {what}; wrote {space.weights}")
             return
         out = Path(args.out)
-    from tfimagegen import files
-
     out.parent.mkdir(parents=True, exist_ok=True)
     with files.atomic_path(out) as partial:
         model.save_weights(partial)

@@ -13,7 +13,8 @@ take its penultimate layer ``"features"``. Which one is used:
   tfimagegen train-classifier --data emoji`` from the installed OpenMoji font,
   class-weighted because People & Body holds about 60 % of the glyphs.
 * Any other source or size: trained on that source's training split on first
-  use (about :data:`STEPS` steps, a minute or two on two cores) and cached
+  use (about :data:`STEPS` steps, a minute or two on two cores, from He's
+  initial weights: see :data:`INITIALIZER`) and cached
   under :func:`tfimagegen.files.cache_folder`, keyed by the fingerprint of the
   training split, so a second command reuses it. A source without labels has
   no classes to learn: its network learns instead which of four rotations an
@@ -40,7 +41,8 @@ from tfimagegen import data, files, rundata
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["FeatureSpace", "DIGITS", "EMOJI", "STEPS", "ROTATIONS", "make_classifier",
+__all__ = ["FeatureSpace", "DIGITS", "EMOJI", "STEPS", "ROTATIONS", "INITIALIZER",
+           "make_classifier", "initializer_for",
            "fit_classifier", "train_space", "space_of", "save_space", "cached_path", "for_source",
            "for_images", "load_model", "features_and_probs"]
 
@@ -51,6 +53,12 @@ SEED = 0
 LEARNING_RATE = 2e-3
 SHIFT = 0.0625  # random translation, a fraction of the side (2 px at 32 px)
 ROTATIONS = ("0", "90", "180", "270")  # the classes of an unlabelled source's space
+SHIPPED_INITIALIZER = "glorot_uniform"  # Keras's default: the shipped DIGITS and EMOJI began so
+# Spaces trained here begin from He et al.'s (2015) initial weights instead. From Keras's
+# default the CNN's features hardly varied on some folders (std 0.002 over Pillow-drawn
+# shapes on shaded backgrounds) and its loss never left ln K; from He's it learnt them
+# (benchmarks/README.md, "The default recipes on folders they were not tuned on").
+INITIALIZER = "he_normal"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,27 +95,32 @@ EMOJI = _emoji_space()
 
 
 def make_classifier(image_shape: tuple[int, int, int] = data.DIGIT_SHAPE,
-                    num_classes: int = len(data.DIGIT_NAMES), name: str = "digit_classifier"
-                    ) -> keras.Sequential:
+                    num_classes: int = len(data.DIGIT_NAMES), name: str = "digit_classifier",
+                    initializer: str = SHIPPED_INITIALIZER) -> keras.Sequential:
     """The scorer's CNN: float ``(batch, S, S, C)`` in [0, 1] → ``num_classes`` logits.
 
     Pairs of 3×3 convolutions, the second of each with stride 2, halve the
     image until it is at most 8 pixels wide (28 → 14 → 7, 32 → 16 → 8,
     64 → 32 → 16 → 8); then one more convolution, global average pooling, and
     the 128-unit layer ``"features"`` that the scores compare. At 28×28×1 this is
-    the digit classifier of lessons 01–05, layer for layer.
+    the digit classifier of lessons 01–05, layer for layer. ``initializer``
+    starts the convolutions' kernels (a Keras initializer's name); it changes
+    no shape, so any weights file of this design loads whatever it was.
     """
     import keras
     from keras import layers
 
     stack, side, width = [keras.Input(image_shape)], image_shape[0], 32
     while side > 8:
-        stack += [layers.Conv2D(width, 3, padding="same", activation="relu"),
-                  layers.Conv2D(width, 3, strides=2, padding="same", activation="relu")]
+        stack += [layers.Conv2D(width, 3, padding="same", activation="relu",
+                                kernel_initializer=initializer),
+                  layers.Conv2D(width, 3, strides=2, padding="same", activation="relu",
+                                kernel_initializer=initializer)]
         side, width = -(-side // 2), min(2 * width, 128)
     return keras.Sequential([
         *stack,
-        layers.Conv2D(128, 3, padding="same", activation="relu"),
+        layers.Conv2D(128, 3, padding="same", activation="relu",
+                      kernel_initializer=initializer),
         layers.GlobalAveragePooling2D(),
         layers.Dense(128, activation="relu", name="features"),
         layers.Dropout(0.3),
@@ -151,7 +164,7 @@ def _rotated(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_space(train: rundata.RunData, test: rundata.RunData, *, seed: int = SEED,
-                steps: int = STEPS, verbose: int = 0
+                steps: int = STEPS, initializer: str = INITIALIZER, verbose: int = 0
                 ) -> tuple[keras.Sequential, float, tuple[str, ...]]:
     """A :func:`make_classifier` trained on ``train``; its accuracy on ``test``.
 
@@ -160,6 +173,7 @@ def train_space(train: rundata.RunData, test: rundata.RunData, *, seed: int = SE
     on :data:`ROTATIONS`. Random shifts of up to :data:`SHIFT` of the side
     (edges repeated, as glyphs and photos continue outward) are the only
     augmentation: no flips, since mirrored emoji are other emoji.
+    ``initializer``: see :func:`initializer_for`.
 
     Returns:
         ``(model, test_accuracy, class_names)``.
@@ -174,7 +188,7 @@ def train_space(train: rundata.RunData, test: rundata.RunData, *, seed: int = SE
     counts = np.bincount(y, minlength=len(names))
     weights = {c: len(y) / (len(names) * n) for c, n in enumerate(counts) if n}
     keras.utils.set_random_seed(seed)
-    model = make_classifier(x.shape[1:], len(names), name="classifier")
+    model = make_classifier(x.shape[1:], len(names), name="classifier", initializer=initializer)
     augment = keras.Sequential([layers.RandomTranslation(SHIFT, SHIFT, fill_mode="nearest",
                                                          seed=seed)], name="augment")
     epochs = 10  # of STEPS / 10 batches each: a progress bar that moves
@@ -185,10 +199,21 @@ def train_space(train: rundata.RunData, test: rundata.RunData, *, seed: int = SE
     return model, float(np.mean(logits.argmax(-1) == y_test)), tuple(names)
 
 
+def initializer_for(source: str | os.PathLike, image_size: int | None = None) -> str:
+    """How a space for ``source`` at ``image_size`` begins: as the shipped file began
+    for emoji at 32 px (whose space is only ever that file, so training one rebuilds
+    it), else :data:`INITIALIZER`."""
+    shipped = rundata.source_name(source) == "emoji" and image_size in (None,
+                                                                        EMOJI.image_shape[0])
+    return SHIPPED_INITIALIZER if shipped else INITIALIZER
+
+
 def cached_path(record: dict) -> Path:
     """Where a feature space trained on the data of ``record`` (a training split's
-    :func:`tfimagegen.rundata.record_of`) is kept: by its fingerprint."""
-    return files.cache_folder() / "feature_spaces" / f"{record['fingerprint']}.weights.h5"
+    :func:`tfimagegen.rundata.record_of`) is kept: by its fingerprint and
+    :data:`INITIALIZER`, so a space of an earlier recipe is trained again."""
+    return files.cache_folder() / "feature_spaces" / \
+        f"{record['fingerprint']}-{INITIALIZER}.weights.h5"
 
 
 def save_space(model: keras.Model, space: FeatureSpace, accuracy: float, source: str) -> None:
