@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     import keras
 
 __all__ = ["FeatureSpace", "DIGITS", "EMOJI", "STEPS", "ROTATIONS", "INITIALIZER",
-           "make_classifier", "initializer_for",
+           "SHIPPED_INITIALIZER", "make_classifier", "initializer_for",
            "fit_classifier", "train_space", "space_of", "save_space", "cached_path", "for_source",
            "for_images", "load_model", "features_and_probs"]
 
@@ -203,9 +203,13 @@ def initializer_for(source: str | os.PathLike, image_size: int | None = None) ->
     """How a space for ``source`` at ``image_size`` begins: as the shipped file began
     for emoji at 32 px (whose space is only ever that file, so training one rebuilds
     it), else :data:`INITIALIZER`."""
-    shipped = rundata.source_name(source) == "emoji" and image_size in (None,
-                                                                        EMOJI.image_shape[0])
-    return SHIPPED_INITIALIZER if shipped else INITIALIZER
+    return SHIPPED_INITIALIZER if _shipped_emoji(rundata.source_name(source), image_size) \
+        else INITIALIZER
+
+
+def _shipped_emoji(name: str, image_size: int | None) -> bool:
+    """Whether source ``name`` at ``image_size`` is scored by the shipped :data:`EMOJI`."""
+    return name == "emoji" and image_size in (None, EMOJI.image_shape[0])
 
 
 def cached_path(record: dict) -> Path:
@@ -253,7 +257,7 @@ def for_source(source: str | os.PathLike, *, image_size: int | None = None,
     name = rundata.source_name(source)
     if name == "mnist":
         return DIGITS
-    if name == "emoji" and image_size in (None, EMOJI.image_shape[0]):
+    if _shipped_emoji(name, image_size):
         return EMOJI
     sized = {"image_size": image_size, "fit": fit, "channels": channels}
     train = train or rundata.load(name, "train", **sized)
