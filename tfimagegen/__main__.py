@@ -243,12 +243,13 @@ def _cmd_train_classifier(args: argparse.Namespace) -> None:
             test = rundata.load(args.data, "test", **sized)
         except runs.RunError as err:
             raise UsageError(str(err)) from None
+        initializer = features.initializer_for(args.data, args.image_size)
         model, accuracy, names = features.train_space(
             train, test, seed=args.seed, steps=args.steps or features.STEPS,
-            initializer=features.initializer_for(args.data, args.image_size), verbose=2)
+            initializer=initializer, verbose=2)
         what = f"{args.data}'s test split"
         if args.out is None:  # the cache evaluate reads; the shipped weights stay as they are
-            space = features.space_of(train, names)
+            space = features.space_of(train, names, initializer)
             features.save_space(model, space, accuracy, train.record["source"])
             print(f"test accuracy {accuracy:.4f} on {what}; wrote {space.weights}")
             return

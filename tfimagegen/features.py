@@ -212,12 +212,12 @@ def _shipped_emoji(name: str, image_size: int | None) -> bool:
     return name == "emoji" and image_size in (None, EMOJI.image_shape[0])
 
 
-def cached_path(record: dict) -> Path:
+def cached_path(record: dict, initializer: str = INITIALIZER) -> Path:
     """Where a feature space trained on the data of ``record`` (a training split's
-    :func:`tfimagegen.rundata.record_of`) is kept: by its fingerprint and
-    :data:`INITIALIZER`, so a space of an earlier recipe is trained again."""
+    :func:`tfimagegen.rundata.record_of`) from ``initializer`` is kept: by the data's
+    fingerprint and the initializer, so a space of an earlier recipe is trained again."""
     return files.cache_folder() / "feature_spaces" / \
-        f"{record['fingerprint']}-{INITIALIZER}.weights.h5"
+        f"{record['fingerprint']}-{initializer}.weights.h5"
 
 
 def save_space(model: keras.Model, space: FeatureSpace, accuracy: float, source: str) -> None:
@@ -275,13 +275,14 @@ def for_source(source: str | os.PathLike, *, image_size: int | None = None,
     return space
 
 
-def space_of(train: rundata.RunData, class_names: tuple[str, ...]) -> FeatureSpace:
-    """The cached :class:`FeatureSpace` of a classifier trained on ``train`` (its
-    name says the source, the shape and the fingerprint)."""
+def space_of(train: rundata.RunData, class_names: tuple[str, ...],
+             initializer: str = INITIALIZER) -> FeatureSpace:
+    """The cached :class:`FeatureSpace` of a classifier trained on ``train`` from
+    ``initializer`` (its name says the source, the shape and the fingerprint)."""
     shape = tuple(train.images.shape[1:])
     name = f"{Path(train.record['source']).name} {'x'.join(map(str, shape))} " \
            f"({train.record['fingerprint']})"
-    return FeatureSpace(name, shape, class_names, cached_path(train.record),
+    return FeatureSpace(name, shape, class_names, cached_path(train.record, initializer),
                         train.labels is not None)
 
 
