@@ -103,7 +103,11 @@ def test_sampling_is_seeded_bitwise_and_checks_its_arguments():
     assert a.shape == (12, 28, 28, 1) and a.dtype == np.float32 and np.array_equal(a, b)
     assert -1.0 <= a.min() and a.max() <= 1.0
     assert not np.array_equal(a, model.generate(noise, steps=3, sampler="heun", guidance=2.0))
+    # batches change the draws by float rounding only, each image keeping its own label
+    np.testing.assert_allclose(model.generate(noise, steps=3, guidance=2.0, batch_size=5), a,
+                               atol=1e-5)
     for kwargs, message in [({"steps": 0}, "steps must be an int >= 1"),
+                            ({"batch_size": 0}, "batch_size must be an int >= 1, got 0"),
                             ({"guidance": -1.0}, "guidance must be a finite number >= 0"),
                             ({"sampler": "rk4"}, "sampler must be one of euler, heun"),
                             ({"labels": np.full(12, 10)}, "labels must be in \\[0, 10\\)")]:

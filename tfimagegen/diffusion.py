@@ -544,6 +544,7 @@ class FlowMatching(keras.Model):
                              f"example per image (None: any size), got {tuple(noise.shape)}")
         if labels is not None and not self.conditional:
             raise ValueError("this model is unconditional (num_classes=0); it takes no labels")
+        batch_size = _check_int("batch_size", batch_size, 1)
         n = int(noise.shape[0])
         if self.vocabulary is not None:
             labels = self._caption_rows(labels, n)
