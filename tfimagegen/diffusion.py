@@ -532,8 +532,9 @@ class FlowMatching(keras.Model):
         default ``0, 1, …, 9, 0, …``; for a text model, int ``(n, length)`` caption
         rows (:meth:`tfimagegen.text.Vocabulary.encode`), default the empty caption.
         The sampler's settings default to the model's (see :meth:`solve`).
-        ``batch_size`` 100: on two CPU cores, 1,000 draws of a 64-px latent model took
-        54 s in batches of 100 against 84 s in batches of 500 (benchmarks/README.md).
+        ``batch_size`` 100: on two CPU cores, 1,000 draws of an untrained 64-px latent
+        model took 54 s in batches of 100 against 84 s in batches of 500
+        (benchmarks/README.md).
         """
         from tfimagegen.gan import cycle_labels
 
